@@ -1,0 +1,31 @@
+GO      ?= go
+BIN     := bin/queuecast
+
+.PHONY: build run test test-go test-interop bench lint fixture
+
+## build: compile bin/queuecast
+build:
+	$(GO) build -o $(BIN) ./cmd/queuecast
+
+## run: start the server on :5000 with embedded SQLite and demo services
+run: build
+	./$(BIN) serve
+
+## lint: gofmt + go vet
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+
+## test: every Go test with -race, then the socket.io-client interop suite
+test: lint build test-go test-interop
+
+test-go:
+	$(GO) test -race -count=1 ./...
+
+test-interop: build
+	cd gateway/interop && npm ci --no-audit --no-fund --loglevel=error
+	cd gateway/interop && QUEUECAST_BIN=$(CURDIR)/$(BIN) node --test --test-concurrency=1
+
+## fixture: the protocol fixture for the official Engine.IO / Socket.IO suites on :3000
+fixture: build
+	./$(BIN) fixture
