@@ -1,0 +1,86 @@
+package persistence
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jmoiron/sqlx"
+	"github.com/pressly/goose/v3"
+)
+
+var postgresDialect = dialect{
+	name:          "postgres",
+	bind:          sqlx.DOLLAR,
+	goose:         goose.DialectPostgres,
+	migrations:    migrationsFor("postgres"),
+	forUpdate:     " FOR UPDATE",
+	classify:      classifyPostgres,
+	migrationLock: true,
+}
+
+// Pool defaults for PostgreSQL.
+const (
+	defaultPGConns    = 16
+	defaultPGLifetime = 30 * time.Minute
+)
+
+// openPostgres opens a pool on url through pgx's database/sql driver.
+// Transactions run at READ COMMITTED: the conditional updates re-check their
+// conditions on the row versions they lock, which is all the invariants need.
+func openPostgres(ctx context.Context, url string, cfg Config) (*sqlStore, error) {
+	const op = "open postgres"
+	db, err := sqlx.Open("pgx", url)
+	if err != nil {
+		return nil, &dbError{op: op, kind: ErrInvalid, cause: err}
+	}
+	conns := cfg.MaxOpenConns
+	if conns <= 0 {
+		conns = defaultPGConns
+	}
+	life := cfg.ConnMaxLifetime
+	if life <= 0 {
+		life = defaultPGLifetime
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(life)
+	s := &sqlStore{db: db, d: postgresDialect}
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, s.mapErr(op, err)
+	}
+	return s, nil
+}
+
+func classifyPostgres(err error) (errorClass, string) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		name := "SQLSTATE " + pe.Code
+		switch pe.Code {
+		case "23505":
+			return classUnique, name
+		case "23503":
+			return classForeignKey, name
+		case "23502", "23514", "P0001":
+			return classCheck, name
+		case "40001", "40P01", "55P03", "53300":
+			return classUnavailable, name
+		}
+		if strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57") {
+			return classUnavailable, name
+		}
+		return classOther, name
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) {
+		return classUnavailable, "connect"
+	}
+	return classOther, ""
+}
