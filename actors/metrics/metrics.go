@@ -1,0 +1,134 @@
+// Package metrics runs the loadBalancingMetrics broadcaster under a
+// supervisor.
+//
+// The supervisor actor spawns one broadcaster child with a OneForOne
+// strategy: a broadcaster that panics is restarted (at most 10 times a
+// minute, then stopped) and keeps its schedule; only the last snapshot it
+// took is lost, and the next tick takes a new one. The broadcaster collects a
+// snapshot every Interval, keeps it for the admin API and publishes it to the
+// dashboard room.
+package metrics
+
+import (
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/queuecast/queuecast/actors/rooms"
+)
+
+// Config wires the broadcaster.
+type Config struct {
+	// Interval between snapshots. Zero means 10s.
+	Interval time.Duration
+	// Collect takes a snapshot; it runs in the broadcaster actor.
+	Collect func() any
+	// Rooms is the room manager; Room is where the event goes (dashboard).
+	Rooms *actor.PID
+	Room  string
+	// Event is the event name. Empty means "loadBalancingMetrics".
+	Event  string
+	Logger *slog.Logger
+}
+
+// Latest holds the last snapshot taken; it is safe for concurrent use.
+type Latest struct{ v atomic.Value }
+
+// Load returns the last snapshot, or nil before the first.
+func (l *Latest) Load() any { return l.v.Load() }
+
+// tick asks the broadcaster for a snapshot; fail makes it panic (for tests of
+// supervision).
+type (
+	tick struct{}
+	Fail struct{}
+)
+
+// NewSupervisorProps returns the props of the supervisor; latest receives
+// every snapshot.
+func NewSupervisorProps(cfg Config, latest *Latest) *actor.Props {
+	if cfg.Interval <= 0 {
+		cfg.Interval = 10 * time.Second
+	}
+	if cfg.Event == "" {
+		cfg.Event = "loadBalancingMetrics"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	strategy := actor.NewOneForOneStrategy(10, time.Minute, func(reason any) actor.Directive {
+		cfg.Logger.Error("metrics broadcaster failed; restarting", slog.Any("reason", reason))
+		return actor.RestartDirective
+	})
+	return actor.PropsFromProducer(func() actor.Actor { return &supervisor{cfg: cfg, latest: latest} },
+		actor.WithSupervisor(strategy))
+}
+
+type supervisor struct {
+	cfg    Config
+	latest *Latest
+	child  *actor.PID
+	stop   chan struct{}
+}
+
+func (s *supervisor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		s.child = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return &broadcaster{cfg: s.cfg, latest: s.latest} }))
+		s.stop = make(chan struct{})
+		go s.schedule(ctx.ActorSystem().Root, s.child, s.stop)
+	case *actor.Stopping:
+		close(s.stop)
+	case *actor.Stopped, *actor.Restarting:
+	case *Fail:
+		ctx.Forward(s.child)
+	default:
+		s.cfg.Logger.Warn("metrics supervisor: unknown message", slog.String("type", fmt.Sprintf("%T", m)))
+	}
+}
+
+// schedule ticks the broadcaster. The PID survives the child's restarts, so
+// the schedule does too.
+func (s *supervisor) schedule(root *actor.RootContext, child *actor.PID, stop <-chan struct{}) {
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			root.Send(child, &tick{})
+		}
+	}
+}
+
+type broadcaster struct {
+	cfg    Config
+	latest *Latest
+}
+
+func (b *broadcaster) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+	case *tick:
+		b.broadcast(ctx)
+	case *Fail:
+		panic("metrics broadcaster: failure requested")
+	default:
+		b.cfg.Logger.Warn("metrics broadcaster: unknown message", slog.String("type", fmt.Sprintf("%T", m)))
+	}
+}
+
+func (b *broadcaster) broadcast(ctx actor.Context) {
+	snap := b.cfg.Collect()
+	b.latest.v.Store(snap)
+	msg, err := rooms.NewBroadcast(b.cfg.Event, snap)
+	if err != nil {
+		b.cfg.Logger.Error("encode metrics", slog.Any("err", err))
+		return
+	}
+	ctx.Send(b.cfg.Rooms, &rooms.Publish{Rooms: []string{b.cfg.Room}, Broadcast: msg})
+}

@@ -1,0 +1,140 @@
+package rooms
+
+import (
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Manager is the parent of every room on this node. Joins, leaves and
+// publishes all pass through it, so it creates a room on its first join,
+// stops it after its last leave, and knows every room's size without asking.
+type Manager struct {
+	rooms    map[string]*roomRef
+	log      *slog.Logger
+	counters *Counters
+}
+
+// Counters are the manager's running totals, safe to read from any
+// goroutine.
+type Counters struct {
+	Published atomic.Int64 // broadcasts published
+	Addressed atomic.Int64 // sockets addressed by those broadcasts
+}
+
+type roomRef struct {
+	pid  *actor.PID
+	size int
+}
+
+// NewManagerProps returns the props of a room manager. Rooms it spawns are
+// restarted on failure (up to 10 times a minute); a restarted room starts
+// empty, and its sockets must join again.
+func NewManagerProps(log *slog.Logger, counters *Counters) *actor.Props {
+	if log == nil {
+		log = slog.Default()
+	}
+	if counters == nil {
+		counters = &Counters{}
+	}
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &Manager{rooms: make(map[string]*roomRef), log: log, counters: counters}
+	}, actor.WithSupervisor(actor.NewOneForOneStrategy(10, time.Minute, actor.DefaultDecider)))
+}
+
+func (m *Manager) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+	case *Join:
+		m.join(ctx, msg)
+	case *Leave:
+		m.leave(ctx, msg)
+	case *LeaveAll:
+		m.leaveAll(ctx, msg)
+	case *Publish:
+		m.publish(ctx, msg)
+	case *GetStats:
+		m.stats(msg)
+	default:
+		m.log.Warn("room manager: unknown message", slog.String("type", fmt.Sprintf("%T", msg)))
+	}
+}
+
+func (m *Manager) join(ctx actor.Context, msg *Join) {
+	ref, ok := m.rooms[msg.Room]
+	if !ok {
+		name := msg.Room
+		pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newRoom(name, m.log) }))
+		ref = &roomRef{pid: pid}
+		m.rooms[msg.Room] = ref
+	}
+	ref.size++
+	ctx.Send(ref.pid, msg)
+}
+
+func (m *Manager) leave(ctx actor.Context, msg *Leave) {
+	ref, ok := m.rooms[msg.Room]
+	if !ok {
+		if msg.ReplyTo != nil {
+			ctx.Send(msg.ReplyTo, &Left{Room: msg.Room, SocketID: msg.SocketID, Ref: msg.Ref})
+		}
+		return
+	}
+	ctx.Send(ref.pid, msg)
+	m.shrink(ctx, msg.Room, ref)
+}
+
+func (m *Manager) leaveAll(ctx actor.Context, msg *LeaveAll) {
+	for _, name := range msg.Rooms {
+		if ref, ok := m.rooms[name]; ok {
+			ctx.Send(ref.pid, &Leave{Room: name, SocketID: msg.SocketID})
+			m.shrink(ctx, name, ref)
+		}
+	}
+}
+
+// shrink counts one member out and stops the room when it is empty. The
+// stop is queued behind the leave, so the room handles that first.
+func (m *Manager) shrink(ctx actor.Context, name string, ref *roomRef) {
+	ref.size--
+	if ref.size <= 0 {
+		delete(m.rooms, name)
+		ctx.Poison(ref.pid)
+	}
+}
+
+func (m *Manager) publish(ctx actor.Context, msg *Publish) {
+	var pids []*actor.PID
+	recipients := 0
+	for _, name := range msg.Rooms {
+		if ref, ok := m.rooms[name]; ok {
+			pids = append(pids, ref.pid)
+			recipients += ref.size
+		}
+	}
+	m.counters.Published.Add(1)
+	m.counters.Addressed.Add(int64(recipients))
+	if msg.Reply != nil {
+		msg.Reply <- recipients
+	}
+	if len(pids) == 0 {
+		return
+	}
+	d := &deliver{broadcast: msg.Broadcast, except: msg.Except, next: pids[1:]}
+	if len(pids) > 1 {
+		d.seen = make(map[string]struct{}, recipients)
+	}
+	ctx.Send(pids[0], d)
+}
+
+func (m *Manager) stats(msg *GetStats) {
+	s := Stats{Rooms: len(m.rooms), Sizes: make(map[string]int, len(m.rooms))}
+	for name, ref := range m.rooms {
+		s.Members += ref.size
+		s.Sizes[name] = ref.size
+	}
+	msg.Reply <- s
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/queuecast/queuecast/gateway/auth"
+	"github.com/queuecast/queuecast/gateway/server"
+)
+
+func serveCommand() *cobra.Command {
+	var port int
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the queue server (default command)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig()
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("port") {
+				cfg.Port = port
+			}
+			log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
+			if err != nil {
+				return err
+			}
+			slog.SetDefault(log)
+			return serve(cmd.Context(), cfg, log)
+		},
+	}
+	cmd.Flags().IntVar(&port, "port", 5000, "HTTP port (overrides PORT)")
+	return cmd
+}
+
+func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	secret, generated, err := jwtSecret(cfg)
+	if err != nil {
+		return err
+	}
+	authority := auth.NewAuthority(secret)
+	srv, err := server.New(server.Config{
+		Node:              cfg.NodeName,
+		Auth:              authority,
+		Origins:           cfg.Origins,
+		Services:          cfg.Services,
+		PingInterval:      cfg.PingInterval,
+		PingTimeout:       cfg.PingTimeout,
+		MaxHTTPBufferSize: cfg.MaxHTTPBufferSize,
+		UpgradeTimeout:    cfg.UpgradeTimeout,
+		ConnectTimeout:    cfg.ConnectTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		MaxQueueBytes:     cfg.MaxQueueBytes,
+		MetricsPublic:     cfg.MetricsPublic,
+		Logger:            log,
+		ActorLogger:       actorLogger(log),
+	})
+	if err != nil {
+		return err
+	}
+	if generated {
+		tok, err := authority.Issue(auth.Identity{UserID: "admin", Role: auth.RoleAdmin}, 24*time.Hour)
+		if err != nil {
+			return err
+		}
+		log.Info("JWT_SECRET is not set; using the generated secret in DATA_DIR. Admin token for the next 24h",
+			slog.String("token", tok))
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Listen(":" + strconv.Itoa(cfg.Port)) }()
+	log.Info("queuecast listening", slog.Int("port", cfg.Port), slog.String("node", cfg.NodeName))
+
+	sig, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case err := <-errc:
+		_ = srv.Shutdown(context.Background())
+		return err
+	case <-sig.Done():
+	}
+	log.Info("shutting down", slog.Duration("timeout", cfg.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// jwtSecret is JWT_SECRET, or the secret kept in DATA_DIR (generated on first
+// start). generated reports that the secret did not come from the
+// environment.
+func jwtSecret(cfg config) (secret []byte, generated bool, err error) {
+	if cfg.JWTSecret != "" {
+		return []byte(cfg.JWTSecret), false, nil
+	}
+	secret, _, err = auth.LoadOrCreateSecret(cfg.DataDir)
+	if err != nil {
+		return nil, false, fmt.Errorf("JWT secret in %s: %w", cfg.DataDir, err)
+	}
+	return secret, true, nil
+}
+
+var errUsage = errors.New("usage")

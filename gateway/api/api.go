@@ -1,0 +1,256 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+
+	"github.com/queuecast/queuecast/actors/clients"
+	"github.com/queuecast/queuecast/actors/rooms"
+	"github.com/queuecast/queuecast/gateway/auth"
+)
+
+// Config wires the API.
+type Config struct {
+	System    *actor.ActorSystem
+	Auth      *auth.Authority
+	Rooms     *actor.PID
+	Directory *actor.PID
+	// Origins allowed by CORS; requests without an Origin are always allowed.
+	Origins []string
+	// Ready reports whether the database and the actor system are up.
+	Ready func() error
+	// Metrics returns the current loadBalancingMetrics payload.
+	Metrics func() any
+	// MetricsHandler serves /metrics; nil disables the route.
+	MetricsHandler fiber.Handler
+	Logger         *slog.Logger
+}
+
+// API is the HTTP surface.
+type API struct {
+	cfg Config
+}
+
+// reserved event names a broadcast may not use.
+var reserved = map[string]bool{
+	"connect": true, "connect_error": true, "disconnect": true, "disconnecting": true,
+	"newListener": true, "removeListener": true,
+}
+
+// New returns the API.
+func New(cfg Config) *API {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &API{cfg: cfg}
+}
+
+// CORS returns the CORS middleware for the contract's origins.
+func (a *API) CORS() fiber.Handler {
+	allowed := make(map[string]bool, len(a.cfg.Origins))
+	for _, o := range a.cfg.Origins {
+		allowed[o] = true
+	}
+	return cors.New(cors.Config{
+		AllowOriginsFunc: func(origin string) bool { return allowed[origin] },
+		AllowMethods:     "GET,POST,PATCH,DELETE,OPTIONS",
+		AllowHeaders:     "Content-Type,Authorization",
+		AllowCredentials: true,
+		MaxAge:           600,
+	})
+}
+
+// RefuseOrigins answers 403 to browser requests from origins not allowed.
+func (a *API) RefuseOrigins(c *fiber.Ctx) error {
+	if o := c.Get(fiber.HeaderOrigin); o != "" && !a.OriginAllowed(o) {
+		return c.Status(fiber.StatusForbidden).JSON(errorBody{Error: "origin not allowed"})
+	}
+	return c.Next()
+}
+
+// OriginAllowed reports whether a browser origin may use the server.
+func (a *API) OriginAllowed(origin string) bool {
+	for _, o := range a.cfg.Origins {
+		if o == origin || o == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// SetMetricsHandler sets the handler of GET /metrics.
+func (a *API) SetMetricsHandler(h fiber.Handler) { a.cfg.MetricsHandler = h }
+
+// Mount registers the routes.
+func (a *API) Mount(app *fiber.App) {
+	app.Get("/health", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	app.Get("/ready", a.ready)
+	if a.cfg.MetricsHandler != nil {
+		app.Get("/metrics", a.cfg.MetricsHandler)
+	}
+	admin := app.Group("/api/admin", a.require(auth.RoleAdmin))
+	admin.Get("/clients", a.listClients)
+	admin.Get("/clients/:socketId", a.getClient)
+	admin.Post("/broadcast", a.broadcast)
+	admin.Get("/metrics", func(c *fiber.Ctx) error { return c.JSON(a.cfg.Metrics()) })
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// ErrorHandler writes every error as {error}, with no internals for a 500.
+func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		code := fiber.StatusInternalServerError
+		msg := "internal server error"
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			code, msg = fe.Code, fe.Message
+			if code == fiber.StatusRequestEntityTooLarge {
+				msg = "request body too large"
+			}
+		} else {
+			log.Error("http handler", slog.String("path", c.Path()), slog.Any("err", err))
+		}
+		return c.Status(code).JSON(errorBody{Error: msg})
+	}
+}
+
+const localsIdentity = "queuecast.identity"
+
+// Identify reads the bearer token, if any: none is a guest, a bad one 401.
+func (a *API) Identify(c *fiber.Ctx) error {
+	h := c.Get(fiber.HeaderAuthorization)
+	if h == "" {
+		c.Locals(localsIdentity, auth.Guest)
+		return c.Next()
+	}
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		return fiber.NewError(fiber.StatusUnauthorized, "authorization must be a Bearer token")
+	}
+	id, err := a.cfg.Auth.Verify(token)
+	if err != nil || id.Role == auth.RoleGuest {
+		return fiber.NewError(fiber.StatusUnauthorized, "invalid or expired token")
+	}
+	c.Locals(localsIdentity, id)
+	return c.Next()
+}
+
+// IdentityOf returns the caller identity set by Identify.
+func IdentityOf(c *fiber.Ctx) auth.Identity {
+	if id, ok := c.Locals(localsIdentity).(auth.Identity); ok {
+		return id
+	}
+	return auth.Guest
+}
+
+// require lets only the given roles through: a guest gets 401, others 403.
+func (a *API) require(roles ...auth.Role) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id := IdentityOf(c)
+		if id.Role == auth.RoleGuest {
+			return fiber.NewError(fiber.StatusUnauthorized, "authentication required")
+		}
+		for _, r := range roles {
+			if id.Role == r {
+				return c.Next()
+			}
+		}
+		return fiber.NewError(fiber.StatusForbidden, "forbidden for role "+string(id.Role))
+	}
+}
+
+// Require is require for other packages' routes.
+func (a *API) Require(roles ...auth.Role) fiber.Handler { return a.require(roles...) }
+
+func (a *API) ready(c *fiber.Ctx) error {
+	if a.cfg.Ready != nil {
+		if err := a.cfg.Ready(); err != nil {
+			return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "error": err.Error()})
+		}
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+// ask sends a message carrying a reply channel and waits a bounded time.
+func ask[T any](sys *actor.ActorSystem, pid *actor.PID, mk func(chan T) any) (T, error) {
+	ch := make(chan T, 1)
+	sys.Root.Send(pid, mk(ch))
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case v := <-ch:
+		return v, nil
+	case <-t.C:
+		var zero T
+		return zero, fiber.NewError(fiber.StatusServiceUnavailable, "timed out")
+	}
+}
+
+func (a *API) listClients(c *fiber.Ctx) error {
+	recs, err := ask(a.cfg.System, a.cfg.Directory, func(ch chan []clients.Record) any { return &clients.List{Reply: ch} })
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": recs, "total": len(recs)})
+}
+
+func (a *API) getClient(c *fiber.Ctx) error {
+	rec, err := ask(a.cfg.System, a.cfg.Directory, func(ch chan *clients.Record) any {
+		return &clients.Get{SocketID: c.Params("socketId"), Reply: ch}
+	})
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		return fiber.NewError(fiber.StatusNotFound, "no such client")
+	}
+	return c.JSON(rec)
+}
+
+type broadcastRequest struct {
+	Event string  `json:"event"`
+	Data  jsonRaw `json:"data"`
+	Room  *string `json:"room"`
+}
+
+func (a *API) broadcast(c *fiber.Ctx) error {
+	var req broadcastRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	switch {
+	case strings.TrimSpace(req.Event) == "":
+		return fiber.NewError(fiber.StatusBadRequest, "event is required")
+	case len(req.Event) > 128:
+		return fiber.NewError(fiber.StatusBadRequest, "event is longer than 128 bytes")
+	case reserved[req.Event]:
+		return fiber.NewError(fiber.StatusBadRequest, "event "+req.Event+" is reserved")
+	}
+	room := ""
+	if req.Room != nil {
+		room = *req.Room
+		if room == "" {
+			return fiber.NewError(fiber.StatusBadRequest, "room must not be empty")
+		}
+	}
+	b := &rooms.Broadcast{Event: req.Event}
+	if len(req.Data) > 0 {
+		b.Data = []byte(req.Data)
+	}
+	n, err := ask(a.cfg.System, a.cfg.Rooms, func(ch chan int) any {
+		return &rooms.Publish{Rooms: []string{room}, Broadcast: b, Reply: ch}
+	})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"recipients": n})
+}

@@ -1,0 +1,266 @@
+package realtime
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/queuecast/queuecast/actors/clients"
+	"github.com/queuecast/queuecast/actors/rooms"
+	"github.com/queuecast/queuecast/gateway/auth"
+	"github.com/queuecast/queuecast/gateway/sio"
+	"github.com/queuecast/queuecast/gateway/transport"
+)
+
+// Room names of the contract.
+const (
+	RoomDashboard     = "dashboard"
+	ServiceRoomPrefix = "service-"
+	CounterRoomPrefix = "counter-"
+	UserRoomPrefix    = "user-"
+	// RoomAll holds every socket of the main namespace: a broadcast to it is
+	// io.emit. Clients cannot name it.
+	RoomAll = ""
+)
+
+// Catalog answers whether a service or counter exists.
+type Catalog interface {
+	ServiceExists(name string) bool
+	CounterExists(id string) bool
+}
+
+// Config wires the hub.
+type Config struct {
+	Node      string
+	Auth      *auth.Authority
+	Catalog   Catalog
+	Rooms     *actor.PID // the room manager
+	Directory *actor.PID // the client directory
+	Logger    *slog.Logger
+}
+
+// Hub is the main namespace's shared, read-mostly state: configuration and
+// two atomic counters. Per-socket state lives in each connection actor.
+type Hub struct {
+	cfg       Config
+	clientSeq atomic.Int64
+	connected atomic.Int64
+	eventsIn  atomic.Int64
+}
+
+// New returns a hub.
+func New(cfg Config) *Hub {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Hub{cfg: cfg}
+}
+
+// EventsIn returns the number of client events received so far.
+func (h *Hub) EventsIn() int64 { return h.eventsIn.Load() }
+
+// Connected returns the number of connected sockets.
+func (h *Hub) Connected() int64 { return h.connected.Load() }
+
+// Register installs the contract's handlers on ns.
+func (h *Hub) Register(ns *sio.Namespace) {
+	ns.Authorize = h.authorize
+	ns.OnConnect = h.onConnect
+	ns.OnDisconnect = h.onDisconnect
+	ns.OnReceive = h.onReceive
+	on := func(event string, fn sio.EventHandler) {
+		ns.On(event, func(s *sio.Socket, ev *sio.Event) {
+			h.eventsIn.Add(1)
+			fn(s, ev)
+		})
+	}
+	on("joinDashboard", h.joinDashboard)
+	on("joinServiceQueue", h.joinServiceQueue)
+	on("joinCounter", h.joinCounter)
+	on("joinUserRoom", h.joinUserRoom)
+	on("leaveRoom", h.leaveRoom)
+	on("ping", h.ping)
+	on("clientError", h.clientError)
+	on("clientInfo", h.clientInfo)
+	ns.Fallback = func(s *sio.Socket, ev *sio.Event) {
+		h.eventsIn.Add(1)
+		fail(s, ev, "unknown event")
+	}
+}
+
+// errUnauthorized is the CONNECT_ERROR message of the contract.
+var errUnauthorized = errors.New("unauthorized")
+
+func (h *Hub) authorize(_ *transport.RequestInfo, raw json.RawMessage) (any, error) {
+	var a struct {
+		Token any `json:"token"`
+	}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return nil, errUnauthorized
+		}
+	}
+	token := ""
+	switch t := a.Token.(type) {
+	case nil:
+	case string:
+		token = t
+	default:
+		return nil, errUnauthorized
+	}
+	id, err := h.cfg.Auth.Verify(token)
+	if err != nil {
+		return nil, errUnauthorized
+	}
+	return id, nil
+}
+
+// conn is the per-socket state, owned by the connection actor.
+type conn struct {
+	id      auth.Identity
+	rec     clients.Record
+	rooms   map[string]struct{}
+	pending map[uint64]pendingAck
+	nextRef uint64
+	onDash  bool
+}
+
+type pendingAck struct {
+	ev    *sio.Event
+	leave bool
+}
+
+func state(s *sio.Socket) *conn { return s.Data.(*conn) }
+
+func (h *Hub) onConnect(s *sio.Socket, _ json.RawMessage) {
+	id := s.Data.(auth.Identity)
+	info := s.Session().Info()
+	c := &conn{
+		id:      id,
+		rooms:   make(map[string]struct{}, 4),
+		pending: make(map[uint64]pendingAck),
+		rec: clients.Record{
+			SocketID:    s.ID(),
+			ClientID:    h.clientSeq.Add(1),
+			ConnectedAt: time.Now().UTC(),
+			Node:        h.cfg.Node,
+			Transport:   info.Transport,
+			Role:        string(id.Role),
+			UserID:      id.UserID,
+			CounterID:   id.CounterID,
+			UserAgent:   info.UserAgent,
+			Language:    info.Language,
+			Rooms:       []string{},
+		},
+	}
+	s.Data = c
+	total := h.connected.Add(1)
+	s.Context().Send(h.cfg.Rooms, &rooms.Join{Room: RoomAll, Member: member(s)})
+	_ = s.EmitJSON("connected", connectedEvent{
+		SocketID:       s.ID(),
+		ClientID:       c.rec.ClientID,
+		ConnectedAt:    Timestamp(c.rec.ConnectedAt),
+		Node:           h.cfg.Node,
+		TotalConnected: total,
+	})
+	h.publishRecord(s, c)
+	h.cfg.Logger.Info("socket connected", slog.String("sid", s.ID()), slog.Int64("client", c.rec.ClientID),
+		slog.String("role", c.rec.Role), slog.String("transport", info.Transport), slog.Int64("total", total))
+}
+
+func (h *Hub) onDisconnect(s *sio.Socket, reason string) {
+	c, ok := s.Data.(*conn)
+	if !ok {
+		return
+	}
+	ctx := s.Context()
+	names := make([]string, 0, len(c.rooms)+1)
+	names = append(names, RoomAll)
+	for r := range c.rooms {
+		names = append(names, r)
+	}
+	ctx.Send(h.cfg.Rooms, &rooms.LeaveAll{SocketID: s.ID(), Rooms: names})
+	remaining := h.connected.Add(-1)
+	if c.onDash {
+		h.publish(ctx, []string{RoomDashboard}, "", "staffConnectionUpdate", staffUpdate{
+			Action: "disconnected", ClientID: c.rec.ClientID, UserID: c.id.UserID, UserRole: string(c.id.Role),
+			Reason: reason, Timestamp: Now(), TotalConnected: remaining,
+		})
+	}
+	ctx.Send(h.cfg.Directory, &clients.Remove{SocketID: s.ID()})
+	h.cfg.Logger.Info("socket disconnected", slog.String("sid", s.ID()), slog.Int64("client", c.rec.ClientID),
+		slog.String("reason", reason), slog.Int64("remaining", remaining))
+}
+
+func member(s *sio.Socket) rooms.Member {
+	return rooms.Member{SocketID: s.ID(), PID: s.Context().Self(), Outbox: s.Outbox()}
+}
+
+// publish sends an event to rooms through the room manager.
+func (h *Hub) publish(ctx actor.Context, to []string, except, event string, data any) {
+	b, err := rooms.NewBroadcast(event, data)
+	if err != nil {
+		h.cfg.Logger.Error("encode broadcast", slog.String("event", event), slog.Any("err", err))
+		return
+	}
+	ctx.Send(h.cfg.Rooms, &rooms.Publish{Rooms: to, Except: except, Broadcast: b})
+}
+
+func (h *Hub) publishRecord(s *sio.Socket, c *conn) {
+	rec := c.rec
+	rec.Rooms = make([]string, 0, len(c.rooms))
+	for r := range c.rooms {
+		rec.Rooms = append(rec.Rooms, r)
+	}
+	s.Context().Send(h.cfg.Directory, &clients.Put{Record: rec})
+}
+
+// join asks the room manager to add the socket; the ack goes out when the
+// room answers (see onReceive).
+func (h *Hub) join(s *sio.Socket, ev *sio.Event, room string, announce *rooms.Broadcast, toSelf bool) {
+	c := state(s)
+	if _, ok := c.rooms[room]; ok {
+		ackOK(s, ev, room)
+		return
+	}
+	c.rooms[room] = struct{}{}
+	c.nextRef++
+	c.pending[c.nextRef] = pendingAck{ev: ev}
+	s.Context().Send(h.cfg.Rooms, &rooms.Join{Room: room, Member: member(s), Announce: announce, AnnounceToSelf: toSelf, Ref: c.nextRef})
+}
+
+func (h *Hub) onReceive(s *sio.Socket, msg any) {
+	c := state(s)
+	switch m := msg.(type) {
+	case *rooms.Joined:
+		if m.Room == RoomAll {
+			return
+		}
+		p, ok := c.pending[m.Ref]
+		delete(c.pending, m.Ref)
+		h.publishRecord(s, c)
+		h.cfg.Logger.Info("room joined", slog.String("sid", s.ID()), slog.Int64("client", c.rec.ClientID),
+			slog.String("room", m.Room), slog.Int("members", m.Size), slog.Int("rooms", len(c.rooms)))
+		if ok {
+			ackOK(s, p.ev, m.Room)
+		}
+	case *rooms.Left:
+		p, ok := c.pending[m.Ref]
+		delete(c.pending, m.Ref)
+		h.publishRecord(s, c)
+		h.cfg.Logger.Info("room left", slog.String("sid", s.ID()), slog.String("room", m.Room), slog.Int("members", m.Size))
+		if ok {
+			ackOK(s, p.ev, m.Room)
+		}
+	}
+}
+
+// validRoomName reports whether a client may name room.
+func validRoomName(room string) bool {
+	return room != RoomAll && len(room) <= maxID+len(ServiceRoomPrefix) && !strings.ContainsFunc(room, isControl)
+}

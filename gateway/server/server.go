@@ -1,0 +1,260 @@
+// Package server assembles queuecast: the actor system and its long-lived
+// actors, the Socket.IO namespace, the Engine.IO transport and the HTTP API,
+// on one Fiber app. cmd/queuecast calls it; tests start it in-process.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/queuecast/queuecast/actors/clients"
+	"github.com/queuecast/queuecast/actors/metrics"
+	"github.com/queuecast/queuecast/actors/rooms"
+	"github.com/queuecast/queuecast/gateway/api"
+	"github.com/queuecast/queuecast/gateway/auth"
+	"github.com/queuecast/queuecast/gateway/realtime"
+	"github.com/queuecast/queuecast/gateway/sio"
+	"github.com/queuecast/queuecast/gateway/transport"
+)
+
+// Config is the assembled server's configuration. Zero values mean the
+// defaults of the packages they are passed to.
+type Config struct {
+	Node              string
+	Auth              *auth.Authority
+	Origins           []string
+	Services          []string
+	PingInterval      time.Duration
+	PingTimeout       time.Duration
+	MaxHTTPBufferSize int
+	UpgradeTimeout    time.Duration
+	ConnectTimeout    time.Duration
+	WriteTimeout      time.Duration
+	MaxQueueBytes     int
+	// MetricsInterval is the loadBalancingMetrics period. Zero means 10s.
+	MetricsInterval time.Duration
+	MetricsPublic   bool
+	Logger          *slog.Logger
+	ActorLogger     *slog.Logger
+}
+
+// Server is a running queuecast node.
+type Server struct {
+	cfg       Config
+	System    *actor.ActorSystem
+	App       *fiber.App
+	Hub       *realtime.Hub
+	transport *transport.Server
+	rooms     *actor.PID
+	directory *actor.PID
+	metrics   *actor.PID
+	latest    metrics.Latest
+	started   time.Time
+	counters  rooms.Counters
+
+	rateMu  sync.Mutex
+	rateAt  time.Time
+	rateIn  int64
+	rateOut int64
+}
+
+// New builds a server; Listen starts serving.
+func New(cfg Config) (*Server, error) {
+	if cfg.Auth == nil {
+		return nil, errors.New("server: Config.Auth is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ActorLogger == nil {
+		cfg.ActorLogger = cfg.Logger
+	}
+	log := cfg.Logger
+	s := &Server{cfg: cfg, started: time.Now()}
+	s.System = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return cfg.ActorLogger }))
+	var err error
+	if s.rooms, err = s.System.Root.SpawnNamed(rooms.NewManagerProps(log, &s.counters), "rooms"); err != nil {
+		return nil, err
+	}
+	if s.directory, err = s.System.Root.SpawnNamed(clients.NewDirectoryProps(log), "clients"); err != nil {
+		return nil, err
+	}
+
+	s.Hub = realtime.New(realtime.Config{
+		Node: cfg.Node, Auth: cfg.Auth, Catalog: newCatalog(cfg.Services),
+		Rooms: s.rooms, Directory: s.directory, Logger: log,
+	})
+	sockets := sio.NewServer(sio.Config{ConnectTimeout: cfg.ConnectTimeout})
+	s.Hub.Register(sockets.Of("/"))
+
+	httpAPI := api.New(api.Config{
+		System: s.System, Auth: cfg.Auth, Rooms: s.rooms, Directory: s.directory,
+		Origins: cfg.Origins, Ready: s.ready, Metrics: s.currentMetrics, Logger: log,
+	})
+	s.transport = transport.NewServer(s.System, transport.Config{
+		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxHTTPBufferSize,
+		UpgradeTimeout: cfg.UpgradeTimeout, WriteTimeout: cfg.WriteTimeout, MaxQueueBytes: cfg.MaxQueueBytes,
+		CheckOrigin: httpAPI.OriginAllowed, Logger: log,
+	}, sockets.NewHandler)
+
+	bodyLimit := cfg.MaxHTTPBufferSize
+	if bodyLimit < 1<<20 {
+		bodyLimit = 1 << 20
+	}
+	s.App = fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		BodyLimit:             bodyLimit + 1,
+		ErrorHandler:          api.ErrorHandler(log),
+		ReadBufferSize:        8192,
+	})
+	s.App.Use(httpAPI.CORS(), httpAPI.RefuseOrigins)
+	s.transport.Mount(s.App, "/socket.io/")
+	s.App.Use("/api", httpAPI.Identify)
+	if cfg.MetricsPublic {
+		httpAPI.SetMetricsHandler(adaptor.HTTPHandler(promhttp.HandlerFor(s.registry(), promhttp.HandlerOpts{})))
+	}
+	httpAPI.Mount(s.App)
+
+	s.metrics, err = s.System.Root.SpawnNamed(metrics.NewSupervisorProps(metrics.Config{
+		Interval: cfg.MetricsInterval, Collect: s.collect, Rooms: s.rooms, Room: realtime.RoomDashboard, Logger: log,
+	}, &s.latest), "metrics")
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Listen serves HTTP on addr until Shutdown.
+func (s *Server) Listen(addr string) error { return s.App.Listen(addr) }
+
+// Serve serves HTTP on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.App.Listener(ln) }
+
+// Shutdown stops in order: every client gets a close packet and its
+// connection is closed, the HTTP server stops, then the actors.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.transport.Shutdown(ctx)
+	err = errors.Join(err, s.App.ShutdownWithContext(ctx))
+	for _, pid := range []*actor.PID{s.metrics, s.directory, s.rooms} {
+		if e := s.System.Root.PoisonFuture(pid).Wait(); e != nil {
+			err = errors.Join(err, e)
+		}
+	}
+	s.System.Shutdown()
+	return err
+}
+
+func (s *Server) ready() error {
+	if s.System.IsStopped() {
+		return errors.New("actor system stopped")
+	}
+	return nil
+}
+
+// Rooms returns the room manager's PID.
+func (s *Server) Rooms() *actor.PID { return s.rooms }
+
+// MetricsSupervisor returns the PID of the metrics supervisor.
+func (s *Server) MetricsSupervisor() *actor.PID { return s.metrics }
+
+// snapshot is the loadBalancingMetrics payload.
+type snapshot struct {
+	Node            string         `json:"node"`
+	Nodes           []string       `json:"nodes"`
+	Connections     int64          `json:"connections"`
+	Rooms           int            `json:"rooms"`
+	RoomSizes       map[string]int `json:"roomSizes"`
+	Queues          []any          `json:"queues"`
+	Counters        []any          `json:"counters"`
+	EventsPerSecond eventRates     `json:"eventsPerSecond"`
+	UptimeSeconds   int64          `json:"uptimeSeconds"`
+	Timestamp       string         `json:"timestamp"`
+}
+
+type eventRates struct {
+	In  float64 `json:"in"`
+	Out float64 `json:"out"`
+}
+
+func (s *Server) collect() any {
+	ch := make(chan rooms.Stats, 1)
+	s.System.Root.Send(s.rooms, &rooms.GetStats{Reply: ch})
+	var st rooms.Stats
+	select {
+	case st = <-ch:
+	case <-time.After(time.Second):
+	}
+	delete(st.Sizes, realtime.RoomAll)
+	n := st.Rooms
+	if n > 0 && st.Sizes != nil {
+		n = len(st.Sizes)
+	}
+	return snapshot{
+		Node: s.cfg.Node, Nodes: []string{s.cfg.Node}, Connections: s.Hub.Connected(),
+		Rooms: n, RoomSizes: st.Sizes, Queues: []any{}, Counters: []any{},
+		EventsPerSecond: s.rates(), UptimeSeconds: int64(time.Since(s.started).Seconds()),
+		Timestamp: realtime.Now(),
+	}
+}
+
+// rates turns the event counters into per-second rates since the last call.
+func (s *Server) rates() eventRates {
+	s.rateMu.Lock()
+	defer s.rateMu.Unlock()
+	now := time.Now()
+	in, out := s.Hub.EventsIn(), s.counters.Addressed.Load()
+	var r eventRates
+	if dt := now.Sub(s.rateAt).Seconds(); !s.rateAt.IsZero() && dt > 0 {
+		r = eventRates{In: float64(in-s.rateIn) / dt, Out: float64(out-s.rateOut) / dt}
+	}
+	s.rateAt, s.rateIn, s.rateOut = now, in, out
+	return r
+}
+
+func (s *Server) currentMetrics() any {
+	if v := s.latest.Load(); v != nil {
+		return v
+	}
+	return s.collect()
+}
+
+func (s *Server) registry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "queuecast_sockets", Help: "Connected Socket.IO sockets."},
+		func() float64 { return float64(s.Hub.Connected()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "queuecast_engineio_sessions", Help: "Open Engine.IO sessions."},
+		func() float64 { return float64(s.transport.Sessions()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "queuecast_goroutines", Help: "Goroutines."},
+		func() float64 { return float64(runtime.NumGoroutine()) }))
+	return reg
+}
+
+// catalog is the service list from configuration. Counters are not
+// configured yet, so any counter id is accepted.
+type catalog map[string]bool
+
+func newCatalog(services []string) catalog {
+	c := catalog{}
+	for _, s := range services {
+		if s != "" {
+			c[s] = true
+		}
+	}
+	return c
+}
+
+func (c catalog) ServiceExists(name string) bool { return c[name] }
+func (c catalog) CounterExists(id string) bool   { return id != "" }

@@ -1,0 +1,56 @@
+package transport
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config tunes the Engine.IO server. The zero value of each field means its
+// documented default.
+type Config struct {
+	// PingInterval is how often the server pings. Zero means 25s.
+	PingInterval time.Duration
+	// PingTimeout is how long the server waits for a pong. Zero means 20s.
+	PingTimeout time.Duration
+	// MaxPayload is the largest POST body or WebSocket message accepted
+	// (maxHttpBufferSize). Zero means 1,000,000 bytes.
+	MaxPayload int
+	// UpgradeTimeout bounds the polling-to-WebSocket upgrade. Zero means 10s.
+	UpgradeTimeout time.Duration
+	// WriteTimeout bounds one WebSocket write; a client that does not read
+	// for that long is disconnected as a slow consumer. Zero means 10s.
+	WriteTimeout time.Duration
+	// MaxQueueBytes bounds the bytes queued for one client; beyond it the
+	// client is disconnected as a slow consumer. Zero means 1 MiB.
+	MaxQueueBytes int
+	// CheckOrigin decides whether a request's Origin header is allowed. An
+	// empty origin (non-browser clients) is always allowed. Nil allows all.
+	CheckOrigin func(origin string) bool
+	// Logger receives lifecycle logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.PingInterval <= 0 {
+		c.PingInterval = 25 * time.Second
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = 20 * time.Second
+	}
+	if c.MaxPayload <= 0 {
+		c.MaxPayload = 1_000_000
+	}
+	if c.UpgradeTimeout <= 0 {
+		c.UpgradeTimeout = 10 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.MaxQueueBytes <= 0 {
+		c.MaxQueueBytes = 1 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}

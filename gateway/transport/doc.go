@@ -1,0 +1,15 @@
+// Package transport is the Engine.IO v4 server: HTTP long-polling, WebSocket,
+// the upgrade from one to the other, and the server-driven heartbeat.
+//
+// Every Engine.IO session is a protoactor actor (session.go) spawned by the
+// gateway supervisor (supervisor.go). The actor owns the session's state and
+// its Handler; HTTP handlers and WebSocket reader goroutines only send it
+// messages. Outbound packets go through the session's outbox (outbox.go):
+// one bounded queue per connection with exactly one writer, which frames
+// many packets into a single writev on WebSocket and answers the pending GET
+// on polling. Anything may push into an outbox without blocking; a client
+// that falls too far behind is disconnected with ReasonSlowConsumer.
+//
+// A Handler (the Socket.IO layer, or the echo fixture) is called only from
+// its session actor's goroutine, one call at a time.
+package transport

@@ -1,0 +1,299 @@
+package transport
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	fws "github.com/fasthttp/websocket"
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+)
+
+// Engine.IO error bodies, as the reference server writes them.
+var (
+	errTransportUnknown = []byte(`{"code":0,"message":"Transport unknown"}`)
+	errSessionUnknown   = []byte(`{"code":1,"message":"Session ID unknown"}`)
+	errBadHandshake     = []byte(`{"code":2,"message":"Bad handshake method"}`)
+	errBadRequest       = []byte(`{"code":3,"message":"Bad request"}`)
+	errForbidden        = []byte(`{"code":4,"message":"Forbidden"}`)
+	errBadVersion       = []byte(`{"code":5,"message":"Unsupported protocol version"}`)
+	errTooLarge         = []byte(`{"code":3,"message":"Payload too large"}`)
+	errShuttingDown     = []byte(`{"code":3,"message":"Server shutting down"}`)
+	okBody              = []byte("ok")
+	errReadLimit        = fws.ErrReadLimit
+)
+
+// Server is an Engine.IO server mounted on a Fiber router.
+type Server struct {
+	cfg        Config
+	system     *actor.ActorSystem
+	newHandler HandlerFactory
+	supervisor *actor.PID
+	ws         fiber.Handler
+
+	closing  atomic.Bool
+	sessions atomic.Int64
+	conns    sync.WaitGroup // open WebSocket readers
+}
+
+// NewServer starts the session supervisor in system. newHandler makes the
+// application handler of every new session.
+func NewServer(system *actor.ActorSystem, cfg Config, newHandler HandlerFactory) *Server {
+	s := &Server{cfg: cfg.withDefaults(), system: system, newHandler: newHandler}
+	s.supervisor = system.Root.Spawn(actor.PropsFromProducer(
+		func() actor.Actor { return &supervisor{srv: s} },
+		actor.WithSupervisor(sessionStrategy(s.cfg.Logger)),
+	))
+	s.ws = websocket.New(s.serveWebSocket, websocket.Config{
+		ReadBufferSize:  1024,
+		WriteBufferSize: 1024,
+		WriteBufferPool: &sync.Pool{},
+	})
+	system.EventStream.Subscribe(answerDeadLetters)
+	return s
+}
+
+// Sessions returns the number of open sessions.
+func (s *Server) Sessions() int64 { return s.sessions.Load() }
+
+// Mount registers the Engine.IO endpoint at path.
+func (s *Server) Mount(r fiber.Router, path string) {
+	r.Get(path, s.serveGet)
+	r.Post(path, s.servePost)
+	r.All(path, func(c *fiber.Ctx) error { return reply(c, 400, errBadHandshake) })
+}
+
+// Shutdown closes every session (each client gets a close packet) and waits,
+// bounded by ctx, for their connections to close.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.closing.CompareAndSwap(false, true) {
+		return nil
+	}
+	if err := s.system.Root.PoisonFuture(s.supervisor).Wait(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { s.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func reply(c *fiber.Ctx, status int, body []byte) error {
+	if status == 200 {
+		c.Set(fiber.HeaderContentType, "text/plain; charset=UTF-8")
+	} else {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	}
+	return c.Status(status).Send(body)
+}
+
+// checkQuery validates EIO and transport; it returns the error body or nil.
+func (s *Server) checkQuery(c *fiber.Ctx) (status int, body []byte) {
+	if c.Query("EIO") != "4" {
+		return 400, errBadVersion
+	}
+	switch c.Query("transport") {
+	case "polling", "websocket":
+	default:
+		return 400, errTransportUnknown
+	}
+	if o := c.Get(fiber.HeaderOrigin); o != "" && s.cfg.CheckOrigin != nil && !s.cfg.CheckOrigin(o) {
+		return 403, errForbidden
+	}
+	return 0, nil
+}
+
+func (s *Server) serveGet(c *fiber.Ctx) error {
+	if status, body := s.checkQuery(c); body != nil {
+		return reply(c, status, body)
+	}
+	sid := c.Query("sid")
+	if c.Query("transport") == "websocket" {
+		if !websocket.IsWebSocketUpgrade(c) {
+			return reply(c, 400, errBadRequest)
+		}
+		if sid == "" && s.closing.Load() {
+			return reply(c, 503, errShuttingDown)
+		}
+		if sid != "" && s.lookup(sid) == nil {
+			return reply(c, 400, errSessionUnknown)
+		}
+		c.Locals(localsInfo, requestInfo(c, "websocket"))
+		return s.ws(c)
+	}
+	var pid *actor.PID
+	if sid == "" {
+		if s.closing.Load() {
+			return reply(c, 503, errShuttingDown)
+		}
+		if pid = s.spawn(requestInfo(c, "polling"), nil); pid == nil {
+			return reply(c, 500, errBadRequest)
+		}
+	} else if pid = s.lookup(sid); pid == nil {
+		return reply(c, 400, errSessionUnknown)
+	}
+	res := s.call(pid, func(ch chan pollResult) any { return &pollGet{reply: ch} })
+	return reply(c, res.status, res.body)
+}
+
+func (s *Server) servePost(c *fiber.Ctx) error {
+	if status, body := s.checkQuery(c); body != nil {
+		return reply(c, status, body)
+	}
+	sid := c.Query("sid")
+	if sid == "" {
+		return reply(c, 400, errBadHandshake)
+	}
+	if c.Query("transport") != "polling" {
+		return reply(c, 400, errBadRequest)
+	}
+	pid := s.lookup(sid)
+	if pid == nil {
+		return reply(c, 400, errSessionUnknown)
+	}
+	if len(c.Body()) > s.cfg.MaxPayload {
+		s.system.Root.Send(pid, &closeSession{reason: ReasonPayloadTooLarge})
+		return reply(c, 413, errTooLarge)
+	}
+	body := append([]byte(nil), c.Body()...)
+	res := s.call(pid, func(ch chan pollResult) any { return &pollPost{body: body, reply: ch} })
+	return reply(c, res.status, res.body)
+}
+
+// call sends a message carrying a reply channel and waits for the answer.
+// A session answers every such message, and one that reaches a stopped
+// session is answered by answerDeadLetters; the timeout is a last resort.
+func (s *Server) call(pid *actor.PID, mk func(chan pollResult) any) pollResult {
+	ch := make(chan pollResult, 1)
+	s.system.Root.Send(pid, mk(ch))
+	t := time.NewTimer(s.cfg.PingInterval + s.cfg.PingTimeout + 5*time.Second)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		return r
+	case <-t.C:
+		return pollResult{status: 400, body: errSessionUnknown}
+	}
+}
+
+func answerDeadLetters(evt any) {
+	if dl, ok := evt.(*actor.DeadLetterEvent); ok {
+		if r, ok := dl.Message.(replier); ok {
+			r.reject()
+		}
+	}
+}
+
+const localsInfo = "queuecast.requestInfo"
+
+func requestInfo(c *fiber.Ctx, transport string) *RequestInfo {
+	info := &RequestInfo{
+		Transport:  transport,
+		RemoteAddr: c.Context().RemoteAddr().String(),
+		UserAgent:  truncate(c.Get(fiber.HeaderUserAgent), 256),
+		Origin:     truncate(c.Get(fiber.HeaderOrigin), 256),
+		Language:   truncate(c.Get(fiber.HeaderAcceptLanguage), 64),
+		Query:      map[string]string{},
+	}
+	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+		if len(info.Query) < 32 {
+			info.Query[truncate(string(k), 64)] = truncate(string(v), 256)
+		}
+	})
+	return info
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// serveWebSocket is the reader of one WebSocket, for its whole life: it
+// starts a session (or offers itself to an existing one for an upgrade),
+// then forwards every message to the session actor.
+func (s *Server) serveWebSocket(c *websocket.Conn) {
+	s.conns.Add(1)
+	defer s.conns.Done()
+	raw := c.NetConn()
+	if u, ok := raw.(interface{ UnsafeConn() net.Conn }); ok {
+		raw = u.UnsafeConn()
+	}
+	conn := &wsConn{raw: raw}
+	info, _ := c.Locals(localsInfo).(*RequestInfo)
+	if info == nil {
+		info = &RequestInfo{Transport: "websocket"}
+	}
+	var pid *actor.PID
+	if sid := c.Query("sid"); sid == "" {
+		if pid = s.spawn(info, conn); pid == nil {
+			refuse(conn, 1011, "cannot start session")
+			return
+		}
+	} else if pid = s.lookup(sid); pid != nil {
+		s.system.Root.Send(pid, &wsAttach{conn: conn})
+	} else {
+		refuse(conn, 1008, "session unknown")
+		return
+	}
+	c.SetReadLimit(int64(s.cfg.MaxPayload))
+	c.SetCloseHandler(func(int, string) error { return nil })
+	c.SetPingHandler(func(data string) error {
+		s.system.Root.Send(pid, &wsPing{conn: conn, data: []byte(data)})
+		return nil
+	})
+	for {
+		mt, data, err := c.ReadMessage()
+		if err != nil {
+			s.system.Root.Send(pid, &wsClosed{conn: conn, err: err})
+			_ = raw.Close()
+			return
+		}
+		s.system.Root.Send(pid, &wsMessage{conn: conn, binary: mt == websocket.BinaryMessage, data: data})
+	}
+}
+
+// lookup finds a live session by id.
+func (s *Server) lookup(sid string) *actor.PID {
+	if sid == "" || len(sid) > 64 || strings.ContainsRune(sid, '/') {
+		return nil
+	}
+	id := s.supervisor.Id + "/" + sid
+	if _, ok := s.system.ProcessRegistry.GetLocal(id); !ok {
+		return nil
+	}
+	return actor.NewPID(s.system.Address(), id)
+}
+
+// spawn starts a session actor under the supervisor.
+func (s *Server) spawn(info *RequestInfo, ws *wsConn) *actor.PID {
+	ch := make(chan *actor.PID, 1)
+	s.system.Root.Send(s.supervisor, &spawnSession{info: info, ws: ws, reply: ch})
+	return <-ch
+}
+
+func (s *Server) sessionClosed(sess *Session, reason Reason) {
+	s.sessions.Add(-1)
+	s.cfg.Logger.Debug("engine.io session closed", slog.String("sid", sess.id), slog.String("reason", string(reason)))
+}
+
+// newSessionID returns 120 random bits, URL-safe: unguessable and never
+// reused.
+func newSessionID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,362 @@
+package transport
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/queuecast/queuecast/gateway/engineio"
+	"github.com/queuecast/queuecast/gateway/wsframe"
+)
+
+// Handler is the application on top of one Engine.IO session. Every method
+// is called from the session actor, one call at a time.
+type Handler interface {
+	// Open is called once, after the open packet was queued.
+	Open(s *Session)
+	// Message is called for each message packet, in order.
+	Message(s *Session, p engineio.Packet)
+	// Receive gets the actor messages the session does not handle itself.
+	Receive(s *Session, msg any)
+	// Closed is called once when the session ends.
+	Closed(s *Session, reason Reason)
+}
+
+// HandlerFactory makes the Handler of a new session.
+type HandlerFactory func(info *RequestInfo) Handler
+
+// RequestInfo describes the HTTP request that opened a session.
+type RequestInfo struct {
+	Transport  string
+	RemoteAddr string
+	UserAgent  string
+	Origin     string
+	Language   string
+	Query      map[string]string
+}
+
+// Session is the actor that owns one Engine.IO session.
+type Session struct {
+	srv     *Server
+	id      string
+	info    *RequestInfo
+	handler Handler
+	ctx     actor.Context
+	out     *Outbox
+
+	ws           *wsConn // active WebSocket, nil on polling
+	probe        *wsConn // WebSocket being upgraded to
+	probed       bool    // "2probe" answered, waiting for "5"
+	upgraded     bool
+	awaitingPong bool
+	closed       bool
+
+	pingTimer    *time.Timer
+	pongTimer    *time.Timer
+	upgradeTimer *time.Timer
+}
+
+// ID returns the Engine.IO session id.
+func (s *Session) ID() string { return s.id }
+
+// Info returns the request that opened the session.
+func (s *Session) Info() *RequestInfo { return s.info }
+
+// Context returns the actor context of the message being handled.
+func (s *Session) Context() actor.Context { return s.ctx }
+
+// Outbox returns the session's outbound queue, which other actors may push
+// shared frames into.
+func (s *Session) Outbox() *Outbox { return s.out }
+
+// Transport names the current transport, "polling" or "websocket".
+func (s *Session) Transport() string {
+	if s.ws != nil {
+		return "websocket"
+	}
+	return "polling"
+}
+
+// Push queues a frame for the client.
+func (s *Session) Push(f *Frame) bool { return s.out.Push(f) }
+
+// Close ends the session.
+func (s *Session) Close(reason Reason) { s.close(reason) }
+
+// Receive implements actor.Actor.
+func (s *Session) Receive(ctx actor.Context) {
+	s.ctx = ctx
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		s.start(ctx)
+	case *pollGet:
+		s.onPollGet(m)
+	case *pollPost:
+		s.onPollPost(m)
+	case *wsMessage:
+		s.onWSMessage(m)
+	case *wsPing:
+		s.onWSPing(m)
+	case *wsAttach:
+		s.onWSAttach(m)
+	case *wsClosed:
+		s.onWSClosed(m)
+	case *pingTick:
+		s.onPingTick()
+	case *pongDeadline:
+		if s.awaitingPong && !s.closed {
+			s.close(ReasonPingTimeout)
+		}
+	case *upgradeExpired:
+		s.abortUpgrade()
+	case *closeSession:
+		s.close(m.reason)
+	case *actor.Stopping:
+		// Stopped by the supervisor: either the server is shutting down or
+		// this actor failed (the supervisor stops, never restarts, a session).
+		if s.srv.closing.Load() {
+			s.close(ReasonServerShutdown)
+		} else {
+			s.close(ReasonHandlerPanic)
+		}
+	case *actor.Stopped, *actor.Restarting:
+	default:
+		if !s.closed {
+			s.handler.Receive(s, m)
+		}
+	}
+	s.ctx = nil
+}
+
+func (s *Session) start(ctx actor.Context) {
+	upgrades := []string{}
+	if s.ws == nil {
+		upgrades = []string{"websocket"}
+	}
+	hs, _ := json.Marshal(engineio.Handshake{
+		SID:          s.id,
+		Upgrades:     upgrades,
+		PingInterval: s.srv.cfg.PingInterval.Milliseconds(),
+		PingTimeout:  s.srv.cfg.PingTimeout.Milliseconds(),
+		MaxPayload:   int64(s.srv.cfg.MaxPayload),
+	})
+	s.out.Push(NewFrame(engineio.Packet{Type: engineio.Open, Data: hs}))
+	self := ctx.Self()
+	root := ctx.ActorSystem().Root
+	s.pingTimer = time.AfterFunc(s.srv.cfg.PingInterval, func() { root.Send(self, pingTickMsg) })
+	s.pongTimer = time.AfterFunc(time.Hour, func() { root.Send(self, pongDeadlineMsg) })
+	s.pongTimer.Stop()
+	s.handler.Open(s)
+}
+
+func (s *Session) onPingTick() {
+	if s.closed || s.awaitingPong {
+		return
+	}
+	s.awaitingPong = true
+	s.out.Push(framePing)
+	s.pongTimer.Reset(s.srv.cfg.PingTimeout)
+}
+
+func (s *Session) onPong() {
+	if !s.awaitingPong {
+		return
+	}
+	s.awaitingPong = false
+	s.pongTimer.Stop()
+	s.pingTimer.Reset(s.srv.cfg.PingInterval)
+}
+
+// onPacket handles one packet from the client's current transport.
+func (s *Session) onPacket(p engineio.Packet) {
+	switch p.Type {
+	case engineio.Message:
+		s.handler.Message(s, p)
+	case engineio.Pong:
+		s.onPong()
+	case engineio.Close:
+		s.out.releasePoll(frameNoop)
+		s.close(ReasonClientClose)
+	case engineio.Noop:
+	default:
+		// Open, Upgrade outside an upgrade, or a ping from the client (the
+		// v4 heartbeat goes the other way).
+		s.close(ReasonParseError)
+	}
+}
+
+func (s *Session) onPollGet(m *pollGet) {
+	switch {
+	case s.closed:
+		m.reject()
+	case s.upgraded || s.ws != nil:
+		m.reply <- pollResult{status: 400, body: errBadRequest}
+	case s.probed:
+		m.reply <- pollResult{status: 200, body: frameNoop.appendPolling(nil)}
+	default:
+		if !s.out.poll(m.reply) {
+			m.reply <- pollResult{status: 400, body: errBadRequest}
+			s.close(ReasonProtocolError)
+		}
+	}
+}
+
+func (s *Session) onPollPost(m *pollPost) {
+	if s.closed {
+		m.reject()
+		return
+	}
+	if s.upgraded || s.ws != nil {
+		m.reply <- pollResult{status: 400, body: errBadRequest}
+		return
+	}
+	err := engineio.DecodePayload(m.body, func(p engineio.Packet) error {
+		if s.closed {
+			return errSessionClosed
+		}
+		s.onPacket(p)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errSessionClosed) {
+		m.reply <- pollResult{status: 400, body: errBadRequest}
+		s.close(ReasonParseError)
+		return
+	}
+	m.reply <- pollResult{status: 200, body: okBody}
+}
+
+func (s *Session) onWSMessage(m *wsMessage) {
+	if s.closed {
+		return
+	}
+	if m.conn == s.probe {
+		s.onProbeMessage(m)
+		return
+	}
+	if m.conn != s.ws {
+		return
+	}
+	if m.binary {
+		s.onPacket(engineio.Packet{Type: engineio.Message, Data: m.data, Binary: true})
+		return
+	}
+	p, err := engineio.DecodeText(m.data)
+	if err != nil {
+		s.close(ReasonParseError)
+		return
+	}
+	s.onPacket(p)
+}
+
+func (s *Session) onWSPing(m *wsPing) {
+	if m.conn == s.ws && !s.closed {
+		s.out.Push(&Frame{ws: wsframe.AppendFrame(nil, wsframe.OpPong, nil, m.data)})
+	}
+}
+
+func (s *Session) onWSAttach(m *wsAttach) {
+	if s.closed || s.ws != nil || s.probe != nil {
+		refuse(m.conn, wsframe.ClosePolicy, "upgrade refused")
+		return
+	}
+	s.probe = m.conn
+	self, root := s.ctx.Self(), s.ctx.ActorSystem().Root
+	s.upgradeTimer = time.AfterFunc(s.srv.cfg.UpgradeTimeout, func() { root.Send(self, upgradeExpiredMsg) })
+}
+
+// onProbeMessage runs the upgrade: "2probe" is answered with "3probe" and
+// the parked GET is released with a noop; "5" moves the session to the
+// WebSocket. Anything else aborts the upgrade.
+func (s *Session) onProbeMessage(m *wsMessage) {
+	switch {
+	case !m.binary && !s.probed && string(m.data) == "2probe":
+		s.probed = true
+		writeDirect(s.probe, probeReply)
+		s.out.releasePoll(frameNoop)
+	case !m.binary && s.probed && string(m.data) == "5":
+		s.upgradeTimer.Stop()
+		s.ws, s.probe, s.probed, s.upgraded = s.probe, nil, false, true
+		s.out.releasePoll(frameNoop)
+		s.out.useWebSocket(s.ws.raw)
+		s.srv.cfg.Logger.Debug("transport upgraded", slog.String("sid", s.id))
+	default:
+		s.abortUpgrade()
+	}
+}
+
+func (s *Session) abortUpgrade() {
+	if s.probe == nil {
+		return
+	}
+	if s.upgradeTimer != nil {
+		s.upgradeTimer.Stop()
+	}
+	refuse(s.probe, wsframe.ClosePolicy, "upgrade aborted")
+	s.probe, s.probed = nil, false
+}
+
+func (s *Session) onWSClosed(m *wsClosed) {
+	switch m.conn {
+	case s.probe:
+		s.upgradeTimer.Stop()
+		s.probe, s.probed = nil, false
+	case s.ws:
+		reason := ReasonTransportClose
+		if errors.Is(m.err, errReadLimit) {
+			reason = ReasonPayloadTooLarge
+		}
+		s.close(reason)
+	}
+}
+
+// close ends the session once: the handler hears of it first, then the
+// client gets a close packet and the connection is closed, then the actor
+// stops.
+func (s *Session) close(reason Reason) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if s.pingTimer != nil {
+		s.pingTimer.Stop()
+		s.pongTimer.Stop()
+	}
+	if s.upgradeTimer != nil {
+		s.upgradeTimer.Stop()
+	}
+	if s.probe != nil {
+		refuse(s.probe, wsframe.CloseGoingAway, string(reason))
+		s.probe = nil
+	}
+	s.handler.Closed(s, reason)
+	code := wsframe.CloseNormal
+	if reason == ReasonServerShutdown {
+		code = wsframe.CloseGoingAway
+	}
+	s.out.close(frameClose, &Frame{ws: wsframe.AppendClose(nil, code, string(reason))})
+	s.srv.sessionClosed(s, reason)
+	if s.ctx != nil {
+		s.ctx.Stop(s.ctx.Self())
+	}
+}
+
+var (
+	errSessionClosed = errors.New("transport: session closed")
+	probeReply       = wsframe.AppendFrame(nil, wsframe.OpText, nil, []byte("3probe"))
+)
+
+// writeDirect writes a small frame to a WebSocket that has no writer yet
+// (a probe). Its socket buffer is empty, so this does not block.
+func writeDirect(c *wsConn, frame []byte) {
+	_ = c.raw.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = c.raw.Write(frame)
+}
+
+// refuse closes a WebSocket that never became a session's transport.
+func refuse(c *wsConn, code uint16, reason string) {
+	writeDirect(c, wsframe.AppendClose(nil, code, reason))
+	_ = c.raw.Close()
+}
