@@ -309,7 +309,10 @@ func (s *sqlStore) SetCounterStatus(ctx context.Context, id string, status Count
 		c, err = s.getCounter(ctx, tx, id)
 		return err
 	})
-	return c, prev, err
+	if err != nil {
+		return Counter{}, "", err
+	}
+	return c, prev, nil
 }
 
 // Users.
