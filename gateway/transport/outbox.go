@@ -196,14 +196,16 @@ func (o *Outbox) fail(reason Reason) {
 	w := o.waiter
 	o.waiter = nil
 	o.mu.Unlock()
+	// Report first: closing the connection makes its reader report a
+	// transport close, and the session must hear the real reason first.
+	if o.onFail != nil {
+		o.onFail(reason)
+	}
 	if conn != nil {
 		_ = conn.Close()
 	}
 	if w != nil {
 		w <- pollResult{status: 200, body: frameClose.appendPolling(nil)}
-	}
-	if o.onFail != nil {
-		o.onFail(reason)
 	}
 }
 

@@ -21,7 +21,7 @@ type supervisor struct{ srv *Server }
 
 func (a *supervisor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *actor.Started, *actor.Stopping, *actor.Stopped:
+	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Terminated:
 	case *spawnSession:
 		a.spawn(ctx, m)
 	default:
