@@ -19,7 +19,7 @@ var postgresDialect = dialect{
 	bind:          sqlx.DOLLAR,
 	goose:         goose.DialectPostgres,
 	migrations:    migrationsFor("postgres"),
-	forUpdate:     " FOR UPDATE",
+	forUpdate:     " FOR NO KEY UPDATE",
 	classify:      classifyPostgres,
 	migrationLock: true,
 }

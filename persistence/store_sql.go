@@ -23,7 +23,9 @@ type dialect struct {
 	// goose and migrations select the schema files.
 	goose      goose.Dialect
 	migrations fs.FS
-	// forUpdate is appended to a SELECT that must lock the row it reads.
+	// forUpdate is appended to a SELECT that must lock the row it reads
+	// before updating non-key columns (PostgreSQL: FOR NO KEY UPDATE, which
+	// does not wait for the key-share locks foreign-key checks take).
 	// SQLite needs none: its transactions begin IMMEDIATE and hold the
 	// database's single write lock.
 	forUpdate string
@@ -486,6 +488,14 @@ func (s *sqlStore) CallTicket(ctx context.Context, counterID, ticketID string, b
 			return s.conflictOnUnique(op, err, ErrIllegalMove)
 		}
 		if n == 0 {
+			// Changed since the read above: say how, as it is now.
+			var now counterRow
+			if err := s.get(ctx, tx, &now, `SELECT `+counterColumns+` FROM counters WHERE id = ?`, counterID); err != nil {
+				return err
+			}
+			if now.Status != CounterOpen {
+				return opErr(op, ErrCounterNotOpen)
+			}
 			return opErr(op, ErrCounterBusy)
 		}
 		if err := s.addEvent(ctx, tx, TicketEvent{TicketID: ticketID, Type: EventCalled, At: at,

@@ -251,6 +251,29 @@ func testConcurrentCall(t *testing.T, s Store, reopen func() Store) {
 	assert.Equal(t, 1, wins)
 	assert.Equal(t, workers-1, conflicts)
 	assertConsistent(t, s)
+
+	// Round 4: closing a counter races a call at it, from two owners.
+	// Exactly one wins: never a closed counter with a ticket, never a
+	// deadlock.
+	for i := range workers {
+		c := mustCounter(t, s, fmt.Sprintf("Race %d", i), CounterOpen, svc)
+		tk := mustTicket(t, s, svc, day1)
+		var callErr, closeErr error
+		wg.Go(func() { _, callErr = s.CallTicket(ctx, c.ID, tk.ID, Stamp{}) })
+		wg.Go(func() { _, _, closeErr = s2.SetCounterStatus(ctx, c.ID, CounterClosed, Stamp{}) })
+		wg.Wait()
+		if callErr == nil {
+			assert.ErrorIs(t, closeErr, ErrCounterBusy)
+		} else {
+			assert.ErrorIs(t, callErr, ErrCounterNotOpen)
+			assert.NoError(t, closeErr)
+		}
+		got, err := s.GetCounter(ctx, c.ID)
+		require.NoError(t, err)
+		assert.Equal(t, callErr == nil, got.CurrentTicketID != nil)
+		assert.Equal(t, callErr == nil, got.Status == CounterOpen)
+	}
+	assertConsistent(t, s)
 }
 
 // assertConsistent checks that counters and serving tickets agree: each
