@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/queuecast/queuecast/persistence"
 )
 
 // config is everything queuecast reads from its environment. Flags override
@@ -23,7 +25,9 @@ type config struct {
 	MaxHTTPBufferSize int           `env:"MAX_HTTP_BUFFER_SIZE" envDefault:"1000000"`
 	UpgradeTimeout    time.Duration `env:"UPGRADE_TIMEOUT" envDefault:"10s"`
 	ConnectTimeout    time.Duration `env:"CONNECT_TIMEOUT" envDefault:"45s"`
-	Services          []string      `env:"SERVICES" envDefault:"Finance,Registrar,Admissions" envSeparator:","`
+	QueueTimezone     string        `env:"QUEUE_TIMEZONE" envDefault:"Africa/Nairobi"`
+	MaxActiveTickets  int           `env:"MAX_ACTIVE_TICKETS" envDefault:"3"`
+	Ageing            time.Duration `env:"AGEING" envDefault:"10m"`
 	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat         string        `env:"LOG_FORMAT" envDefault:"text"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
@@ -37,9 +41,6 @@ func loadConfig() (config, error) {
 	var c config
 	if err := env.Parse(&c); err != nil {
 		return c, err
-	}
-	for i, s := range c.Services {
-		c.Services[i] = strings.TrimSpace(s)
 	}
 	for i, s := range c.Origins {
 		c.Origins[i] = strings.TrimSpace(s)
@@ -66,4 +67,10 @@ func newLogger(level, format string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("LOG_FORMAT %q: want text or json", format)
 	}
+}
+
+// database is the persistence configuration: DATABASE_URL, or SQLite at
+// DATA_DIR/queuecast.db when it is unset.
+func (c config) database(log *slog.Logger) persistence.Config {
+	return persistence.Config{DatabaseURL: c.DatabaseURL, DataDir: c.DataDir, Logger: log}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/queuecast/queuecast/actors/queue"
 	"github.com/queuecast/queuecast/gateway/auth"
 	"github.com/queuecast/queuecast/gateway/server"
 )
@@ -48,11 +49,17 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	authority := auth.NewAuthority(secret)
+	loc, err := time.LoadLocation(cfg.QueueTimezone)
+	if err != nil {
+		return fmt.Errorf("QUEUE_TIMEZONE %q: %w", cfg.QueueTimezone, err)
+	}
 	srv, err := server.New(server.Config{
 		Node:              cfg.NodeName,
 		Auth:              authority,
 		Origins:           cfg.Origins,
-		Services:          cfg.Services,
+		Database:          cfg.database(log),
+		Queue:             queue.Config{Location: loc, Ageing: cfg.Ageing},
+		MaxActiveTickets:  cfg.MaxActiveTickets,
 		PingInterval:      cfg.PingInterval,
 		PingTimeout:       cfg.PingTimeout,
 		MaxHTTPBufferSize: cfg.MaxHTTPBufferSize,

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/queuecast/queuecast/gateway/auth"
+	"github.com/queuecast/queuecast/persistence"
 )
 
 func tokenCommand() *cobra.Command {
@@ -47,9 +48,17 @@ func tokenCommand() *cobra.Command {
 func migrateCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "migrate",
-		Short: "Apply database migrations",
+		Short: "Apply database migrations (DATABASE_URL, or SQLite in DATA_DIR)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return fmt.Errorf("migrate: %w: no database yet", errUsage)
+			cfg, err := loadConfig()
+			if err != nil {
+				return err
+			}
+			log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
+			if err != nil {
+				return err
+			}
+			return persistence.Migrate(cmd.Context(), cfg.database(log))
 		},
 	}
 }

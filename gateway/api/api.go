@@ -11,8 +11,10 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 
 	"github.com/queuecast/queuecast/actors/clients"
+	"github.com/queuecast/queuecast/actors/queue"
 	"github.com/queuecast/queuecast/actors/rooms"
 	"github.com/queuecast/queuecast/gateway/auth"
+	"github.com/queuecast/queuecast/persistence"
 )
 
 // Config wires the API.
@@ -30,6 +32,13 @@ type Config struct {
 	// MetricsHandler serves /metrics; nil disables the route.
 	MetricsHandler fiber.Handler
 	Logger         *slog.Logger
+	// Queues and Store serve the queue routes; with Queues nil they are not
+	// mounted.
+	Queues *queue.Queues
+	Store  persistence.Store
+	// MaxActiveTickets caps a customer's waiting and serving tickets; zero
+	// means 3.
+	MaxActiveTickets int
 }
 
 // API is the HTTP surface.
@@ -99,6 +108,9 @@ func (a *API) Mount(app *fiber.App) {
 	admin.Get("/clients/:socketId", a.getClient)
 	admin.Post("/broadcast", a.broadcast)
 	admin.Get("/metrics", func(c *fiber.Ctx) error { return c.JSON(a.cfg.Metrics()) })
+	if a.cfg.Queues != nil {
+		a.mountQueue(app)
+	}
 }
 
 type errorBody struct {

@@ -21,21 +21,33 @@ import (
 
 	"github.com/queuecast/queuecast/actors/clients"
 	"github.com/queuecast/queuecast/actors/metrics"
+	"github.com/queuecast/queuecast/actors/queue"
 	"github.com/queuecast/queuecast/actors/rooms"
 	"github.com/queuecast/queuecast/gateway/api"
 	"github.com/queuecast/queuecast/gateway/auth"
 	"github.com/queuecast/queuecast/gateway/realtime"
 	"github.com/queuecast/queuecast/gateway/sio"
 	"github.com/queuecast/queuecast/gateway/transport"
+	"github.com/queuecast/queuecast/persistence"
 )
 
 // Config is the assembled server's configuration. Zero values mean the
 // defaults of the packages they are passed to.
 type Config struct {
-	Node              string
-	Auth              *auth.Authority
-	Origins           []string
-	Services          []string
+	Node    string
+	Auth    *auth.Authority
+	Origins []string
+	// Database chooses the database the server opens at start (migrating
+	// it and seeding the demo services into an empty one).
+	Database persistence.Config
+	// Store, when set, is used instead of opening Database; the server
+	// does not close it.
+	Store persistence.Store
+	// Queue tunes the queue actors (zone, ageing, clock); its System,
+	// Store, Rooms and Logger are filled in by the server.
+	Queue queue.Config
+	// MaxActiveTickets caps a customer's active tickets; zero means 3.
+	MaxActiveTickets  int
 	PingInterval      time.Duration
 	PingTimeout       time.Duration
 	MaxHTTPBufferSize int
@@ -63,6 +75,10 @@ type Server struct {
 	latest    metrics.Latest
 	started   time.Time
 	counters  rooms.Counters
+	// Store is the database; Queues the queue actors' front door.
+	Store    persistence.Store
+	ownStore bool
+	Queues   *queue.Queues
 
 	rateMu  sync.Mutex
 	rateAt  time.Time
@@ -82,7 +98,25 @@ func New(cfg Config) (*Server, error) {
 		cfg.ActorLogger = cfg.Logger
 	}
 	log := cfg.Logger
-	s := &Server{cfg: cfg, started: time.Now()}
+	s := &Server{cfg: cfg, started: time.Now(), Store: cfg.Store}
+	if s.Store == nil {
+		if cfg.Database.Logger == nil {
+			cfg.Database.Logger = log
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		st, err := persistence.Open(ctx, cfg.Database)
+		if err != nil {
+			return nil, err
+		}
+		s.Store, s.ownStore = st, true
+		if seeded, err := st.SeedDemo(ctx); err != nil {
+			_ = st.Close()
+			return nil, err
+		} else if seeded {
+			log.Info("seeded demo services and counters")
+		}
+	}
 	s.System = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return cfg.ActorLogger }))
 	var err error
 	if s.rooms, err = s.System.Root.SpawnNamed(rooms.NewManagerProps(log, &s.counters), "rooms"); err != nil {
@@ -92,8 +126,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 
+	qcfg := cfg.Queue
+	qcfg.System, qcfg.Store, qcfg.Rooms, qcfg.Logger = s.System, s.Store, s.rooms, log
+	if s.Queues, err = queue.Start(qcfg); err != nil {
+		s.closeStore()
+		return nil, err
+	}
+
 	s.Hub = realtime.New(realtime.Config{
-		Node: cfg.Node, Auth: cfg.Auth, Catalog: newCatalog(cfg.Services),
+		Node: cfg.Node, Auth: cfg.Auth, Catalog: s.Queues,
 		Rooms: s.rooms, Directory: s.directory, Logger: log,
 	})
 	sockets := sio.NewServer(sio.Config{ConnectTimeout: cfg.ConnectTimeout})
@@ -102,6 +143,7 @@ func New(cfg Config) (*Server, error) {
 	httpAPI := api.New(api.Config{
 		System: s.System, Auth: cfg.Auth, Rooms: s.rooms, Directory: s.directory,
 		Origins: cfg.Origins, Ready: s.ready, Metrics: s.currentMetrics, Logger: log,
+		Queues: s.Queues, Store: s.Store, MaxActiveTickets: cfg.MaxActiveTickets,
 	})
 	s.transport = transport.NewServer(s.System, transport.Config{
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxHTTPBufferSize,
@@ -147,18 +189,34 @@ func (s *Server) Serve(ln net.Listener) error { return s.App.Listener(ln) }
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.transport.Shutdown(ctx)
 	err = errors.Join(err, s.App.ShutdownWithContext(ctx))
+	if e := s.Queues.Stop(); e != nil {
+		err = errors.Join(err, e)
+	}
 	for _, pid := range []*actor.PID{s.metrics, s.directory, s.rooms} {
 		if e := s.System.Root.PoisonFuture(pid).Wait(); e != nil {
 			err = errors.Join(err, e)
 		}
 	}
 	s.System.Shutdown()
-	return err
+	return errors.Join(err, s.closeStore())
+}
+
+func (s *Server) closeStore() error {
+	if !s.ownStore {
+		return nil
+	}
+	s.ownStore = false
+	return s.Store.Close()
 }
 
 func (s *Server) ready() error {
 	if s.System.IsStopped() {
 		return errors.New("actor system stopped")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		return errors.New("database unavailable")
 	}
 	return nil
 }
@@ -241,20 +299,3 @@ func (s *Server) registry() *prometheus.Registry {
 		func() float64 { return float64(runtime.NumGoroutine()) }))
 	return reg
 }
-
-// catalog is the service list from configuration. Counters are not
-// configured yet, so any counter id is accepted.
-type catalog map[string]bool
-
-func newCatalog(services []string) catalog {
-	c := catalog{}
-	for _, s := range services {
-		if s != "" {
-			c[s] = true
-		}
-	}
-	return c
-}
-
-func (c catalog) ServiceExists(name string) bool { return c[name] }
-func (c catalog) CounterExists(id string) bool   { return id != "" }
