@@ -199,3 +199,5 @@ func (h *harness) create(service, token string) created {
 	h.expect(201, "POST", "/api/tickets", token, map[string]any{"serviceType": service}, &c)
 	return c
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
