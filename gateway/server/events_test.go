@@ -1,0 +1,215 @@
+package server_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/queuecast/queuecast/gateway/server"
+)
+
+// sioClient is a minimal Socket.IO client over a raw WebSocket: enough to
+// connect with a token, emit with an ack and collect events.
+type sioClient struct {
+	t      *testing.T
+	conn   *websocket.Conn
+	frames chan string
+	ackID  int
+}
+
+func dial(t *testing.T, h *harness, token string) *sioClient {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(h.base, "http") + "/socket.io/?EIO=4&transport=websocket"
+	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
+	require.NoError(t, err)
+	c := &sioClient{t: t, conn: conn, frames: make(chan string, 256)}
+	t.Cleanup(func() { _ = conn.Close() })
+	go func() {
+		defer close(c.frames)
+		for {
+			_, b, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			s := string(b)
+			if s == "2" {
+				_ = conn.WriteMessage(websocket.TextMessage, []byte("3"))
+				continue
+			}
+			c.frames <- s
+		}
+	}()
+	require.True(t, strings.HasPrefix(c.next(), "0{"), "engine.io open")
+	auth := "{}"
+	if token != "" {
+		auth = `{"token":"` + token + `"}`
+	}
+	c.send("40" + auth)
+	require.True(t, strings.HasPrefix(c.next(), "40"), "socket.io connect")
+	return c
+}
+
+func (c *sioClient) send(s string) {
+	require.NoError(c.t, c.conn.WriteMessage(websocket.TextMessage, []byte(s)))
+}
+
+func (c *sioClient) next() string {
+	c.t.Helper()
+	select {
+	case f, ok := <-c.frames:
+		require.True(c.t, ok, "connection closed")
+		return f
+	case <-time.After(5 * time.Second):
+		c.t.Fatal("no frame in 5s")
+		return ""
+	}
+}
+
+// emit sends an event with an ack and waits for a successful ack; events
+// seen meanwhile are kept in events.
+func (c *sioClient) emit(events *[]event, name string, data any) {
+	c.t.Helper()
+	c.ackID++
+	raw, _ := json.Marshal([]any{name, data})
+	id := itoa(c.ackID)
+	c.send("42" + id + string(raw))
+	for {
+		f := c.next()
+		if strings.HasPrefix(f, "43"+id+"[") {
+			require.Contains(c.t, f, `"success":true`, f)
+			return
+		}
+		*events = append(*events, parseEvent(c.t, f))
+	}
+}
+
+// until collects events until one named stop arrives.
+func (c *sioClient) until(events *[]event, stop func(event) bool) {
+	c.t.Helper()
+	for {
+		e := parseEvent(c.t, c.next())
+		*events = append(*events, e)
+		if stop(e) {
+			return
+		}
+	}
+}
+
+type event struct {
+	Name string
+	Data map[string]any
+}
+
+func parseEvent(t *testing.T, f string) event {
+	t.Helper()
+	require.True(t, strings.HasPrefix(f, "42["), "want an event, got %q", f)
+	var parts []json.RawMessage
+	require.NoError(t, json.Unmarshal([]byte(f[2:]), &parts))
+	var e event
+	require.NoError(t, json.Unmarshal(parts[0], &e.Name))
+	if len(parts) > 1 {
+		_ = json.Unmarshal(parts[1], &e.Data)
+	}
+	return e
+}
+
+func count(events []event, name, display string) int {
+	n := 0
+	for _, e := range events {
+		if e.Name != name {
+			continue
+		}
+		if display != "" {
+			tk, _ := e.Data["ticket"].(map[string]any)
+			if tk["displayNumber"] != display {
+				continue
+			}
+		}
+		n++
+	}
+	return n
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// Live events reach the right rooms, once per socket even when it is in
+// several of them.
+func TestLiveEventsInRooms(t *testing.T) {
+	h := start(t, server.Config{Database: sqliteDB(t)})
+	c1 := h.counters()["Counter 1"].ID
+
+	var staffEv, guestEv, ownerEv []event
+	staff := dial(t, h, h.staff)
+	staff.emit(&staffEv, "joinDashboard", map[string]any{"userRole": "staff", "userId": "staff-1"})
+	staff.emit(&staffEv, "joinServiceQueue", map[string]any{"serviceType": "Finance"})
+	staff.emit(&staffEv, "joinCounter", map[string]any{"counterId": c1})
+	guest := dial(t, h, "")
+	guest.emit(&guestEv, "joinServiceQueue", map[string]any{"serviceType": "Finance"})
+
+	// The catalog is the database: unknown services and counters are refused.
+	guest.send(`4299["joinServiceQueue",{"serviceType":"Nope"}]`)
+	require.Contains(t, guest.next(), `"success":false`)
+	staff.send(`4299["joinCounter",{"counterId":"nope"}]`)
+	for {
+		f := staff.next()
+		if strings.HasPrefix(f, "4399") {
+			require.Contains(t, f, `"success":false`)
+			break
+		}
+		staffEv = append(staffEv, parseEvent(t, f))
+	}
+
+	tk := h.create("Finance", "")
+	owner := dial(t, h, tk.Token)
+	owner.emit(&ownerEv, "joinUserRoom", map[string]any{"userId": *tk.Ticket.UserID})
+
+	var call moved
+	h.expect(200, "POST", "/api/counters/"+c1+"/call-next", h.staff, nil, &call)
+	h.expect(200, "PATCH", "/api/counters/"+c1, h.staff, map[string]any{"status": "paused"}, nil)
+	h.expect(200, "POST", "/api/tickets/"+tk.Ticket.ID+"/complete", h.staff, nil, nil)
+	// A Registrar ticket marks the end: the dashboard sees it after the
+	// Finance events, which came from earlier publishes.
+	h.create("Registrar", "")
+
+	isR001 := func(e event) bool {
+		t, _ := e.Data["ticket"].(map[string]any)
+		return e.Name == "ticketCreated" && t["displayNumber"] == "R001"
+	}
+	staff.until(&staffEv, isR001)
+	require.Equal(t, 1, count(staffEv, "ticketCreated", "F001"))
+	require.Equal(t, 1, count(staffEv, "ticketServing", "F001"))
+	require.Equal(t, 1, count(staffEv, "ticketCompleted", "F001"))
+	require.Equal(t, 1, count(staffEv, "counterStatusChange", ""))
+	for _, e := range staffEv {
+		if e.Name == "counterStatusChange" {
+			require.Equal(t, "open", e.Data["previousStatus"])
+			require.Equal(t, "paused", e.Data["counter"].(map[string]any)["status"])
+		}
+		if e.Name == "ticketServing" {
+			require.Equal(t, c1, e.Data["counter"].(map[string]any)["id"])
+			require.NotEmpty(t, e.Data["timestamp"])
+		}
+	}
+	require.Positive(t, count(staffEv, "queueUpdated", ""))
+
+	guest.until(&guestEv, func(e event) bool { return e.Name == "ticketCompleted" })
+	require.Equal(t, 1, count(guestEv, "ticketCreated", "F001"))
+	require.Equal(t, 1, count(guestEv, "ticketServing", "F001"))
+	require.Zero(t, count(guestEv, "counterStatusChange", ""))
+	var last map[string]any
+	for _, e := range guestEv {
+		if e.Name == "queueUpdated" {
+			last = e.Data
+		}
+	}
+	require.Equal(t, "Finance", last["serviceType"])
+	require.EqualValues(t, 0, last["waiting"])
+
+	owner.until(&ownerEv, func(e event) bool { return e.Name == "ticketCompleted" })
+	require.Equal(t, 1, count(ownerEv, "ticketServing", "F001"))
+	require.Zero(t, count(ownerEv, "queueUpdated", ""))
+}
