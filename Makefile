@@ -29,3 +29,14 @@ test-interop: build
 ## fixture: the protocol fixture for the official Engine.IO / Socket.IO suites on :3000
 fixture: build
 	./$(BIN) fixture
+
+## loadgen: compile bin/loadgen, the Socket.IO load generator
+.PHONY: loadgen
+loadgen:
+	$(GO) build -o bin/loadgen ./benchmarks/loadgen
+
+## bench: every load scenario against queuecast and the Node peer; writes
+## benchmarks/results/<date>.md (BENCH_FLAGS=-quick for a smoke run)
+bench: build loadgen
+	cd benchmarks/peers/node && npm ci --no-audit --no-fund --loglevel=error
+	./benchmarks/run.sh $(BENCH_FLAGS)

@@ -1,0 +1,229 @@
+// Command loadgen drives a Socket.IO queue server (queuecast or the Node
+// reference peer) over loopback with bounded scenarios and reports rates,
+// latency percentiles, and the server process's CPU time per operation and
+// resident memory.
+//
+//	loadgen -addr 127.0.0.1:5000 -pid 1234 -server queuecast -secret s -scenarios all
+//	loadgen report queuecast.jsonl node.jsonl
+//
+// Progress goes to stderr, one JSON line per result to stdout, and a Markdown
+// table of the run to stderr at the end.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config holds every flag; every count and duration is bounded by a flag.
+type config struct {
+	addr, server, secret, scenarios string
+	pid, dstIPs, dialConcurrency    int
+	quick                           bool
+	settle, idle, drainCap          time.Duration
+
+	connectN, connectRate int
+
+	fanoutN, fanoutM int
+	fanoutRate       float64
+	fanoutModes      string
+
+	joinN   int
+	joinCap time.Duration
+
+	ackN, ackK, ackRate int
+	ackDur, ackPacedDur time.Duration
+	churnWorkers        int
+	churnDur            time.Duration
+	slowN, slowPayload  int
+	slowShare, slowRate float64
+	slowDur             time.Duration
+	restWorkers         int
+	restDur             time.Duration
+	scenarioCap         time.Duration
+	markdown            bool
+	scenarioList        []string
+}
+
+var allScenarios = []string{"connect", "fanout", "joinstorm", "ack", "churn", "slow", "rest"}
+
+func parseFlags(args []string) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:5000", "server host:port (IPv4 loopback)")
+	fs.StringVar(&c.server, "server", "queuecast", "server name in the results")
+	fs.StringVar(&c.secret, "secret", "bench-secret", "JWT_SECRET of the server (HS256)")
+	fs.StringVar(&c.scenarios, "scenarios", "all", "comma-separated: "+strings.Join(allScenarios, ",")+" or all")
+	fs.IntVar(&c.pid, "pid", 0, "server process id, for CPU time and RSS (0: not measured)")
+	fs.IntVar(&c.dstIPs, "dst-ips", 4, "spread connections over this many 127.0.0.x destinations")
+	fs.IntVar(&c.dialConcurrency, "dial-concurrency", 64, "handshakes in flight while setting up a scenario")
+	fs.BoolVar(&c.quick, "quick", false, "smoke preset: small counts and short runs (flags set explicitly still win)")
+	fs.DurationVar(&c.settle, "settle", 2*time.Second, "pause before memory samples and between phases")
+	fs.DurationVar(&c.idle, "idle", 5*time.Second, "stop waiting for deliveries after this long without progress")
+	fs.DurationVar(&c.drainCap, "drain-cap", 60*time.Second, "longest wait for a fan-out's deliveries")
+	fs.DurationVar(&c.scenarioCap, "scenario-cap", 4*time.Minute, "hard limit on one scenario")
+	fs.BoolVar(&c.markdown, "markdown", true, "print a Markdown table of the results to stderr at the end")
+
+	fs.IntVar(&c.connectN, "connect-n", 10000, "connect: sockets held")
+	fs.IntVar(&c.connectRate, "connect-rate", 1000, "connect: new sockets per second (0: as fast as 2000 in flight allow)")
+
+	fs.IntVar(&c.fanoutN, "fanout-n", 5000, "fanout: sockets in the room")
+	fs.IntVar(&c.fanoutM, "fanout-m", 200, "fanout: broadcasts per mode")
+	fs.Float64Var(&c.fanoutRate, "fanout-rate", 10, "fanout: broadcasts per second in paced mode")
+	fs.StringVar(&c.fanoutModes, "fanout-modes", "unpaced,paced", "fanout: modes to run, in order")
+
+	fs.IntVar(&c.joinN, "joinstorm-n", 5000, "joinstorm: sockets joining one service room")
+	fs.DurationVar(&c.joinCap, "joinstorm-cap", 90*time.Second, "joinstorm: time cap")
+
+	fs.IntVar(&c.ackN, "ack-n", 1000, "ack: sockets")
+	fs.IntVar(&c.ackK, "ack-k", 1, "ack: acks in flight per socket (closed loop)")
+	fs.DurationVar(&c.ackDur, "ack-duration", 10*time.Second, "ack: closed-loop duration (0: skip)")
+	fs.IntVar(&c.ackRate, "ack-rate", 5000, "ack: open-loop acks per second (0: skip)")
+	fs.DurationVar(&c.ackPacedDur, "ack-paced-duration", 10*time.Second, "ack: open-loop duration")
+
+	fs.IntVar(&c.churnWorkers, "churn-workers", 50, "churn: workers")
+	fs.DurationVar(&c.churnDur, "churn-duration", 10*time.Second, "churn: duration")
+
+	fs.IntVar(&c.slowN, "slow-n", 5000, "slow: sockets in the room")
+	fs.Float64Var(&c.slowShare, "slow-share", 0.01, "slow: share of sockets that never read")
+	fs.Float64Var(&c.slowRate, "slow-rate", 10, "slow: broadcasts per second")
+	fs.DurationVar(&c.slowDur, "slow-duration", 30*time.Second, "slow: duration of the paced fan-out")
+	fs.IntVar(&c.slowPayload, "slow-payload", 1024, "slow: approximate event payload bytes")
+
+	fs.IntVar(&c.restWorkers, "rest-workers", 3, "rest: workers, one counter each (the Node peer has counters 1-3)")
+	fs.DurationVar(&c.restDur, "rest-duration", 10*time.Second, "rest: duration")
+
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if c.quick {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		quick := map[string]string{
+			"settle": "500ms", "idle": "3s", "connect-n": "1000", "connect-rate": "2000",
+			"fanout-n": "500", "fanout-m": "40", "fanout-rate": "20",
+			"joinstorm-n": "300", "joinstorm-cap": "20s",
+			"ack-n": "100", "ack-duration": "2s", "ack-rate": "1000", "ack-paced-duration": "2s",
+			"churn-workers": "10", "churn-duration": "2s",
+			"slow-n": "500", "slow-share": "0.02", "slow-rate": "10", "slow-duration": "3s",
+			"rest-duration": "2s",
+		}
+		for name, v := range quick {
+			if !set[name] {
+				if err := fs.Set(name, v); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if c.scenarios == "all" {
+		c.scenarioList = allScenarios
+	} else {
+		for _, s := range strings.Split(c.scenarios, ",") {
+			s = strings.TrimSpace(s)
+			if !contains(allScenarios, s) {
+				return nil, fmt.Errorf("unknown scenario %q", s)
+			}
+			c.scenarioList = append(c.scenarioList, s)
+		}
+	}
+	return c, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "report" {
+		if err := report(os.Stdout, os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen report:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		os.Exit(2)
+	}
+	raiseFileLimit()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g, err := newRig(ctx, cfg, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(2)
+	}
+	var results []*Result
+	for _, name := range cfg.scenarioList {
+		if !g.serverAlive() {
+			r := g.result(name, "")
+			r.Status, r.Note = "error", fmt.Sprintf("server process %d is gone", cfg.pid)
+			results = append(results, r)
+			_ = writeJSONLine(os.Stdout, r)
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, cfg.scenarioCap)
+		for _, r := range runScenario(sctx, g, name) {
+			if !g.serverAlive() && r.Status == "ok" {
+				r.Status, r.Note = "error", fmt.Sprintf("server process %d died during the run", cfg.pid)
+			}
+			results = append(results, r)
+			if err := writeJSONLine(os.Stdout, r); err != nil {
+				fmt.Fprintln(os.Stderr, "loadgen:", err)
+			}
+		}
+		cancel()
+	}
+	if cfg.markdown {
+		fmt.Fprintln(os.Stderr)
+		writeSingleTable(os.Stderr, results)
+	}
+}
+
+func runScenario(ctx context.Context, g *rig, name string) []*Result {
+	switch name {
+	case "connect":
+		return []*Result{runConnect(ctx, g)}
+	case "fanout":
+		return runFanout(ctx, g)
+	case "joinstorm":
+		return []*Result{runJoinstorm(ctx, g)}
+	case "ack":
+		return runAck(ctx, g)
+	case "churn":
+		return []*Result{runChurn(ctx, g)}
+	case "slow":
+		return []*Result{runSlow(ctx, g)}
+	case "rest":
+		return []*Result{runRest(ctx, g)}
+	}
+	return nil
+}
+
+func (g *rig) result(scenario, label string) *Result {
+	return &Result{Server: g.cfg.server, Scenario: scenario, Label: label, Status: "ok"}
+}
+
+// raiseFileLimit lifts the soft open-file limit to the hard limit.
+func raiseFileLimit() {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return
+	}
+	if l.Cur < l.Max {
+		l.Cur = l.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	}
+}
