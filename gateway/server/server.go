@@ -234,7 +234,7 @@ type snapshot struct {
 	Connections     int64          `json:"connections"`
 	Rooms           int            `json:"rooms"`
 	RoomSizes       map[string]int `json:"roomSizes"`
-	Queues          []any          `json:"queues"`
+	Queues          []queue.State  `json:"queues"`
 	Counters        []any          `json:"counters"`
 	EventsPerSecond eventRates     `json:"eventsPerSecond"`
 	UptimeSeconds   int64          `json:"uptimeSeconds"`
@@ -261,10 +261,21 @@ func (s *Server) collect() any {
 	}
 	return snapshot{
 		Node: s.cfg.Node, Nodes: []string{s.cfg.Node}, Connections: s.Hub.Connected(),
-		Rooms: n, RoomSizes: st.Sizes, Queues: []any{}, Counters: []any{},
+		Rooms: n, RoomSizes: st.Sizes, Queues: s.queueStates(), Counters: []any{},
 		EventsPerSecond: s.rates(), UptimeSeconds: int64(time.Since(s.started).Seconds()),
 		Timestamp: realtime.Now(),
 	}
+}
+
+// queueStates asks every service actor for its figures; a failure leaves
+// the list empty rather than holding the snapshot back.
+func (s *Server) queueStates() []queue.State {
+	st, err := s.Queues.States()
+	if err != nil {
+		s.cfg.Logger.Warn("metrics: queue states", slog.Any("err", err))
+		return []queue.State{}
+	}
+	return st
 }
 
 // rates turns the event counters into per-second rates since the last call.
