@@ -9,26 +9,25 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
 
 // Record describes one connected socket.
 type Record struct {
-	SocketID    string    `json:"socketId"`
-	ClientID    int64     `json:"clientId"`
-	ConnectedAt time.Time `json:"connectedAt"`
-	Node        string    `json:"node"`
-	Transport   string    `json:"transport"`
-	Rooms       []string  `json:"rooms"`
-	Role        string    `json:"role"`
-	UserID      string    `json:"userId,omitempty"`
-	CounterID   string    `json:"counterId,omitempty"`
-	ServiceType string    `json:"serviceType,omitempty"`
-	UserAgent   string    `json:"userAgent,omitempty"`
-	Language    string    `json:"language,omitempty"`
-	Timezone    string    `json:"timezone,omitempty"`
+	SocketID    string   `json:"socketId"`
+	ClientID    int64    `json:"clientId"`
+	ConnectedAt string   `json:"connectedAt"` // RFC 3339 with milliseconds
+	Node        string   `json:"node"`
+	Transport   string   `json:"transport"`
+	Rooms       []string `json:"rooms"`
+	Role        string   `json:"role"`
+	UserID      string   `json:"userId,omitempty"`
+	CounterID   string   `json:"counterId,omitempty"`
+	ServiceType string   `json:"serviceType,omitempty"`
+	UserAgent   string   `json:"userAgent,omitempty"`
+	Language    string   `json:"language,omitempty"`
+	Timezone    string   `json:"timezone,omitempty"`
 }
 
 // Put stores or replaces a socket's record.

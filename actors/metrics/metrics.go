@@ -82,7 +82,7 @@ func (s *supervisor) Receive(ctx actor.Context) {
 		go s.schedule(ctx.ActorSystem().Root, s.child, s.stop)
 	case *actor.Stopping:
 		close(s.stop)
-	case *actor.Stopped, *actor.Restarting:
+	case *actor.Stopped, *actor.Restarting, *actor.Terminated:
 	case *Fail:
 		ctx.Forward(s.child)
 	default:

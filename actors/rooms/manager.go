@@ -47,7 +47,7 @@ func NewManagerProps(log *slog.Logger, counters *Counters) *actor.Props {
 
 func (m *Manager) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
-	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting, *actor.Terminated:
 	case *Join:
 		m.join(ctx, msg)
 	case *Leave:

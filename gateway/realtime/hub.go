@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -147,7 +146,7 @@ func (h *Hub) onConnect(s *sio.Socket, _ json.RawMessage) {
 		rec: clients.Record{
 			SocketID:    s.ID(),
 			ClientID:    h.clientSeq.Add(1),
-			ConnectedAt: time.Now().UTC(),
+			ConnectedAt: Now(),
 			Node:        h.cfg.Node,
 			Transport:   info.Transport,
 			Role:        string(id.Role),
@@ -164,7 +163,7 @@ func (h *Hub) onConnect(s *sio.Socket, _ json.RawMessage) {
 	_ = s.EmitJSON("connected", connectedEvent{
 		SocketID:       s.ID(),
 		ClientID:       c.rec.ClientID,
-		ConnectedAt:    Timestamp(c.rec.ConnectedAt),
+		ConnectedAt:    c.rec.ConnectedAt,
 		Node:           h.cfg.Node,
 		TotalConnected: total,
 	})
