@@ -27,8 +27,8 @@ var (
 
 const (
 	loadTimeout = 30 * time.Second
-	opTimeout   = 10 * time.Second
-	askTimeout  = 15 * time.Second
+	opTimeout   = 20 * time.Second
+	askTimeout  = 30 * time.Second
 )
 
 // Config wires the queue actors. Zero values mean the defaults in the
