@@ -40,6 +40,7 @@ type Server struct {
 	ws         fiber.Handler
 
 	closing  atomic.Bool
+	closed   chan struct{} // closed once every session has stopped
 	sessions atomic.Int64
 	conns    sync.WaitGroup // open WebSocket readers
 }
@@ -47,7 +48,7 @@ type Server struct {
 // NewServer starts the session supervisor in system. newHandler makes the
 // application handler of every new session.
 func NewServer(system *actor.ActorSystem, cfg Config, newHandler HandlerFactory) *Server {
-	s := &Server{cfg: cfg.withDefaults(), system: system, newHandler: newHandler}
+	s := &Server{cfg: cfg.withDefaults(), system: system, newHandler: newHandler, closed: make(chan struct{})}
 	s.supervisor = system.Root.Spawn(actor.PropsFromProducer(
 		func() actor.Actor { return &supervisor{srv: s} },
 		actor.WithSupervisor(sessionStrategy(s.cfg.Logger)),
@@ -77,7 +78,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.closing.CompareAndSwap(false, true) {
 		return nil
 	}
-	if err := s.system.Root.PoisonFuture(s.supervisor).Wait(); err != nil {
+	err := s.system.Root.PoisonFuture(s.supervisor).Wait()
+	// A request that reached a session's mailbox as it stopped is dropped
+	// by the actor runtime; release those waiting handlers now.
+	close(s.closed)
+	if err != nil {
 		return err
 	}
 	done := make(chan struct{})
@@ -183,6 +188,8 @@ func (s *Server) call(pid *actor.PID, mk func(chan pollResult) any) pollResult {
 	select {
 	case r := <-ch:
 		return r
+	case <-s.closed:
+		return pollResult{status: 200, body: frameClose.appendPolling(nil)}
 	case <-t.C:
 		return pollResult{status: 400, body: errSessionUnknown}
 	}
@@ -282,7 +289,12 @@ func (s *Server) lookup(sid string) *actor.PID {
 func (s *Server) spawn(info *RequestInfo, ws *wsConn) *actor.PID {
 	ch := make(chan *actor.PID, 1)
 	s.system.Root.Send(s.supervisor, &spawnSession{info: info, ws: ws, reply: ch})
-	return <-ch
+	select {
+	case pid := <-ch:
+		return pid
+	case <-s.closed: // the supervisor stopped before it saw the request
+		return nil
+	}
 }
 
 func (s *Server) sessionClosed(sess *Session, reason Reason) {
