@@ -15,6 +15,6 @@ import (
 	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/spf13/cobra"
 	_ "github.com/stretchr/testify/require"
-	_ "modernc.org/sqlite"
 	_ "golang.org/x/crypto/bcrypt"
+	_ "modernc.org/sqlite"
 )
