@@ -109,6 +109,8 @@ errors=$(grep -c 'level=ERROR' "$work/queuecast.server.log" || true)
 	echo "- command: \`benchmarks/run.sh $*\` (SCENARIOS=\"$scenarios\", NODE_JOINSTORM_N=$node_joinstorm_n), total ${elapsed} s"
 	echo "- the generator shares the 2 cores with the server: compare servers on server CPU per"
 	echo "  operation (utime+stime from /proc/<pid>/stat) as much as on rates"
+	echo "- \"other processes CPU\" is the machine's busy time (/proc/stat) minus the server and the"
+	echo "  generator: other work on the box that competed for the 2 cores in that window"
 	echo "- ratio = how many times better queuecast is (queuecast/node for higher-is-better"
 	echo "  metrics, node/queuecast for lower-is-better); > 1 favours queuecast; blank for"
 	echo "  descriptive counts"

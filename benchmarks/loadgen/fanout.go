@@ -12,21 +12,19 @@ import (
 	"github.com/queuecast/queuecast/benchmarks/internal/sioclient"
 )
 
-const (
-	benchEvent = "bench"
-	fanoutRoom = "counter-1"
-)
+const benchEvent = "bench"
 
 var (
 	keySeq = []byte(`"seq":`)
 	keyT   = []byte(`"t":`)
 )
 
-// fanout is a set of clients joined to fanoutRoom that count every "bench"
+// fanout is a set of clients joined to one counter room that count every "bench"
 // event per sequence number: loss and duplicates come from the counts,
 // latency from the send time carried in the payload.
 type fanout struct {
 	g       *rig
+	room    string
 	conns   []*sioclient.Conn
 	seqCap  int
 	counts  []atomic.Uint32
@@ -64,9 +62,14 @@ func (f *fanout) onClose(_ *sioclient.Conn, _ error) {
 }
 
 // setupFanout connects n staff sockets (the first stalled of them never
-// read) and joins them to fanoutRoom.
+// read) and joins them to the first counter's room.
 func setupFanout(ctx context.Context, g *rig, n, stalled, seqCap int) (*fanout, error) {
-	f := &fanout{g: g, seqCap: seqCap, counts: make([]atomic.Uint32, n*seqCap)}
+	cs, err := g.counters()
+	if err != nil {
+		return nil, err
+	}
+	join := fmt.Sprintf(`{"counterId":%q}`, cs[0].ID)
+	f := &fanout{g: g, room: "counter-" + cs[0].ID, seqCap: seqCap, counts: make([]atomic.Uint32, n*seqCap)}
 	f.lat.Store(&hist{})
 	tokens := make([]string, n)
 	for i := range tokens {
@@ -84,15 +87,15 @@ func setupFanout(ctx context.Context, g *rig, n, stalled, seqCap int) (*fanout, 
 	// Stalled clients never read, so they cannot see their join's ack: they
 	// join without one, and the broadcasts' recipient counts confirm it.
 	for i := 0; i < stalled; i++ {
-		if err := conns[i].Emit("joinCounter", json.RawMessage(`{"counterId":"1"}`)); err != nil {
+		if err := conns[i].Emit("joinCounter", json.RawMessage(join)); err != nil {
 			f.close()
 			return nil, fmt.Errorf("stalled client join: %w", err)
 		}
 	}
-	joined := joinAll(conns[stalled:], "joinCounter", `{"counterId":"1"}`, 60*time.Second)
+	joined := joinAll(conns[stalled:], "joinCounter", join, 60*time.Second)
 	if joined != n-stalled {
 		f.close()
-		return nil, fmt.Errorf("only %d of %d sockets joined %s", joined, n-stalled, fanoutRoom)
+		return nil, fmt.Errorf("only %d of %d sockets joined %s", joined, n-stalled, f.room)
 	}
 	return f, nil
 }
@@ -112,7 +115,7 @@ type fanRun struct {
 	post                              *hist
 }
 
-// broadcast publishes seqs [lo,hi) to fanoutRoom, at rate per second (0:
+// broadcast publishes seqs [lo,hi) to the room, at rate per second (0:
 // back to back), and waits until the healthy clients (index >= skip) have
 // every delivery, progress stalls for idle, or the time cap passes.
 func (f *fanout) broadcast(ctx context.Context, lo, hi int, rate float64, pad string, skip int, r *Result) fanRun {
@@ -137,7 +140,7 @@ func (f *fanout) broadcast(ctx context.Context, lo, hi int, rate float64, pad st
 			}
 		}
 		t0 := time.Now()
-		body = append(body[:0], `{"event":"`+benchEvent+`","room":"`+fanoutRoom+`","data":{"seq":`...)
+		body = append(body[:0], `{"event":"`+benchEvent+`","room":"`+f.room+`","data":{"seq":`...)
 		body = strconv.AppendInt(body, int64(s), 10)
 		body = append(body, `,"t":`...)
 		body = strconv.AppendInt(body, t0.UnixNano(), 10)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -110,14 +111,20 @@ type meter struct {
 	g      *rig
 	before procstat.Sample
 	self   time.Duration
+	system time.Duration
 }
 
-func (g *rig) meter() meter { return meter{g: g, before: g.sample(), self: selfCPU()} }
+func (g *rig) meter() meter {
+	sys, _ := procstat.SystemBusy()
+	return meter{g: g, before: g.sample(), self: selfCPU(), system: sys}
+}
 
 // finish adds server CPU per op (µs), server and generator cores, and the
 // server RSS at the end of the window.
 func (m meter) finish(r *Result, ops float64, opName string) procstat.Sample {
 	after := m.g.sample()
+	sys, _ := procstat.SystemBusy()
+	self := selfCPU() - m.self
 	wall := after.At.Sub(m.before.At).Seconds()
 	cpu := (after.CPU - m.before.CPU).Seconds()
 	if ops > 0 && m.g.cfg.pid > 0 {
@@ -127,12 +134,46 @@ func (m meter) finish(r *Result, ops float64, opName string) procstat.Sample {
 		if m.g.cfg.pid > 0 {
 			r.info("server CPU", cpu/wall, "cores")
 		}
-		r.info("loadgen CPU", (selfCPU()-m.self).Seconds()/wall, "cores")
+		r.info("loadgen CPU", self.Seconds()/wall, "cores")
+		if m.g.cfg.pid > 0 && sys > 0 {
+			// Anything else on the machine competes for the same cores.
+			other := (sys - m.system).Seconds() - cpu - self.Seconds()
+			r.info("other processes CPU", max(other, 0)/wall, "cores")
+		}
 	}
 	if m.g.cfg.pid > 0 {
 		r.info("server RSS at end", float64(after.RSSKB)/1024, "MB")
 	}
 	return after
+}
+
+// counter is one row of GET /api/counters.
+type counter struct {
+	ID       string   `json:"id"`
+	Services []string `json:"services"`
+}
+
+// counters lists the server's counters (ids differ: "1".."3" on the Node
+// peer, database ids on queuecast).
+func (g *rig) counters() ([]counter, error) {
+	resp, err := g.http.Get(g.baseURL() + "/api/counters")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Items []counter `json:"items"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /api/counters: %s", resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&v); err != nil {
+		return nil, fmt.Errorf("GET /api/counters: %w", err)
+	}
+	if len(v.Items) == 0 {
+		return nil, errors.New("GET /api/counters: no counters")
+	}
+	return v.Items, nil
 }
 
 // dialAll connects n clients with at most conc handshakes in flight. Failed

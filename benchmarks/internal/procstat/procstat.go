@@ -80,3 +80,30 @@ func Read(pid int) (Sample, error) {
 	}
 	return s, nil
 }
+
+// SystemBusy is the CPU time all processors spent outside idle and iowait
+// since boot, from the first line of /proc/stat.
+func SystemBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := bytes.Cut(b, []byte{'\n'})
+	f := bytes.Fields(line)
+	if len(f) < 8 || string(f[0]) != "cpu" {
+		return 0, ErrFormat
+	}
+	var busy int64
+	// user nice system idle iowait irq softirq steal: skip idle (4) and iowait (5).
+	for i := 1; i < len(f) && i <= 8; i++ {
+		if i == 4 || i == 5 {
+			continue
+		}
+		v, err := strconv.ParseInt(string(f[i]), 10, 64)
+		if err != nil {
+			return 0, ErrFormat
+		}
+		busy += v
+	}
+	return time.Duration(busy) * time.Second / ClockTicks, nil
+}
