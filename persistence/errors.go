@@ -41,6 +41,9 @@ var (
 	// ErrServiceInactive: tickets are not issued or transferred into an
 	// inactive service.
 	ErrServiceInactive = fmt.Errorf("service is not active: %w", ErrConflict)
+	// ErrTooManyActive: the ticket's owner already holds NewTicket.MaxActive
+	// waiting or serving tickets (the gateway answers 429).
+	ErrTooManyActive = fmt.Errorf("too many active tickets: %w", ErrConflict)
 )
 
 // dbError is a failure of the database itself: its text names the operation,

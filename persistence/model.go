@@ -300,6 +300,10 @@ type NewTicket struct {
 	Priority Priority
 	// ServiceDay is the day to number in, "2006-01-02" (see ServiceDay).
 	ServiceDay string
+	// MaxActive caps the waiting and serving tickets UserID may hold, this
+	// one included; it is checked in the transaction that inserts the
+	// ticket, serialised per user. Zero means no cap.
+	MaxActive int
 }
 
 // TicketFilter selects tickets for ListTickets. Zero fields select all.

@@ -46,7 +46,9 @@ type Store interface {
 
 	// CreateTicket issues a waiting ticket numbered next in its service and
 	// service day, in the same transaction that inserts it. ErrNotFound for
-	// an unknown service, ErrServiceInactive for an inactive one.
+	// an unknown service, ErrServiceInactive for an inactive one,
+	// ErrTooManyActive when in.MaxActive is set and the owner already holds
+	// that many waiting or serving tickets.
 	CreateTicket(ctx context.Context, in NewTicket, by Stamp) (Ticket, error)
 	// CallTicket moves a waiting ticket to serving at an open, idle counter
 	// that serves its service. Of two concurrent calls for one ticket, or for

@@ -14,12 +14,15 @@ import (
 	"github.com/pressly/goose/v3"
 )
 
+// postgresDialect's lockUser takes an advisory lock in the key space
+// 0x71630001 ("qc", 1), apart from any other advisory locks.
 var postgresDialect = dialect{
 	name:          "postgres",
 	bind:          sqlx.DOLLAR,
 	goose:         goose.DialectPostgres,
 	migrations:    migrationsFor("postgres"),
 	forUpdate:     " FOR NO KEY UPDATE",
+	lockUser:      "SELECT pg_advisory_xact_lock(1902313473, hashtext(?))",
 	classify:      classifyPostgres,
 	migrationLock: true,
 }

@@ -29,6 +29,11 @@ type dialect struct {
 	// SQLite needs none: its transactions begin IMMEDIATE and hold the
 	// database's single write lock.
 	forUpdate string
+	// lockUser, when set, is a statement taking a transaction-scoped lock
+	// on the user id it is given, so that two transactions counting one
+	// user's tickets run one after the other (PostgreSQL: an advisory
+	// lock). SQLite needs none, as for forUpdate.
+	lockUser string
 	// classify sorts a driver error and names its code.
 	classify func(error) (errorClass, string)
 	// migrationLock makes concurrent migrations from several nodes wait.
@@ -386,7 +391,7 @@ func (s *sqlStore) CreateTicket(ctx context.Context, in NewTicket, by Stamp) (Ti
 	if prio == "" {
 		prio = PriorityNormal
 	}
-	if !prio.Valid() || !validServiceDay(in.ServiceDay) || in.ServiceID == "" || len(in.UserID) > maxNameLen {
+	if !prio.Valid() || !validServiceDay(in.ServiceDay) || in.ServiceID == "" || len(in.UserID) > maxNameLen || in.MaxActive < 0 {
 		return Ticket{}, opErr(op, ErrInvalid)
 	}
 	var user *string
@@ -402,6 +407,11 @@ func (s *sqlStore) CreateTicket(ctx context.Context, in NewTicket, by Stamp) (Ti
 		}
 		if !svc.Active {
 			return opErr(op, ErrServiceInactive)
+		}
+		if user != nil && in.MaxActive > 0 {
+			if err := s.checkActive(ctx, tx, *user, in.MaxActive); err != nil {
+				return err
+			}
 		}
 		// The sequence row is created at 1 or incremented under its row
 		// lock; the transaction holds it until the ticket is committed, so
@@ -431,6 +441,27 @@ func (s *sqlStore) CreateTicket(ctx context.Context, in NewTicket, by Stamp) (Ti
 		return err
 	})
 	return t, err
+}
+
+// checkActive fails with ErrTooManyActive when user holds max or more
+// waiting or serving tickets. The per-user lock (or SQLite's write lock)
+// is held until the transaction ends, so a concurrent create for the same
+// user counts this one's ticket too.
+func (s *sqlStore) checkActive(ctx context.Context, tx *sqlx.Tx, user string, max int) error {
+	if s.d.lockUser != "" {
+		if _, err := s.exec(ctx, tx, s.d.lockUser, user); err != nil {
+			return err
+		}
+	}
+	var n int
+	if err := s.get(ctx, tx, &n, `SELECT COUNT(*) FROM tickets WHERE user_id = ? AND status IN (?, ?)`,
+		user, TicketWaiting, TicketServing); err != nil {
+		return err
+	}
+	if n >= max {
+		return opErr("create ticket", ErrTooManyActive)
+	}
+	return nil
 }
 
 func (s *sqlStore) CallTicket(ctx context.Context, counterID, ticketID string, by Stamp) (Ticket, error) {

@@ -34,6 +34,7 @@ var storeTests = []struct {
 	{"invalid input", testInvalid},
 	{"not found", testNotFound},
 	{"list and count", testListing},
+	{"active ticket cap", testActiveCap},
 	{"seed demo", testSeedDemo},
 	{"survives restart", testRestart},
 	{"ticket json shape", testTicketJSON},
@@ -906,4 +907,54 @@ func testTicketJSON(t *testing.T, s Store, _ func() Store) {
 	assert.Equal(t, "vip", m["priority"])
 	assert.Nil(t, m["calledAt"])
 	assert.Nil(t, m["userId"])
+}
+
+// Twenty concurrent creations by one user over two services, through two
+// owners of the database, issue exactly MaxActive tickets.
+func testActiveCap(t *testing.T, s Store, reopen func() Store) {
+	ctx := context.Background()
+	svcs := []Service{mustService(t, s, "Finance", "F"), mustService(t, s, "Registrar", "R")}
+	stores := []Store{s, reopen()}
+	const max = 3
+	create := func(i int) (Ticket, error) {
+		return stores[i%2].CreateTicket(ctx, NewTicket{ServiceID: svcs[i%2].ID, UserID: "greedy", ServiceDay: day1, MaxActive: max}, Stamp{})
+	}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		issued  []Ticket
+		refused int
+	)
+	for i := range 20 {
+		wg.Go(func() {
+			tk, err := create(i)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				issued = append(issued, tk)
+			case errors.Is(err, ErrTooManyActive):
+				assert.ErrorIs(t, err, ErrConflict)
+				refused++
+			default:
+				t.Errorf("CreateTicket: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	require.Len(t, issued, max)
+	assert.Equal(t, 20-max, refused)
+	n, err := s.CountActiveTickets(ctx, "greedy")
+	require.NoError(t, err)
+	assert.Equal(t, max, n)
+
+	// Others are not capped by it, and an ended ticket frees a place.
+	_, err = s.CreateTicket(ctx, NewTicket{ServiceID: svcs[0].ID, UserID: "modest", ServiceDay: day1, MaxActive: max}, Stamp{})
+	require.NoError(t, err)
+	_, err = s.CancelTicket(ctx, issued[0].ID, Stamp{})
+	require.NoError(t, err)
+	_, err = create(0)
+	require.NoError(t, err)
+	_, err = create(1)
+	require.ErrorIs(t, err, ErrTooManyActive)
 }
