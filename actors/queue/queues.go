@@ -169,15 +169,17 @@ func (q *Queues) AddCounter(name string, services []string, status persistence.C
 	return r.counter, r.err
 }
 
-// CreateTicket issues a ticket in the named service.
-func (q *Queues) CreateTicket(service, userID string, prio persistence.Priority, by persistence.Stamp) (persistence.Ticket, error) {
+// CreateTicket issues a ticket in the named service. maxActive > 0 caps
+// the waiting and serving tickets userID may hold, atomically with the
+// insert (persistence.ErrTooManyActive beyond it).
+func (q *Queues) CreateTicket(service, userID string, prio persistence.Priority, maxActive int, by persistence.Stamp) (persistence.Ticket, error) {
 	pid := q.env.dir.Load().servicePID(service)
 	if pid == nil {
 		return persistence.Ticket{}, ErrUnknownService
 	}
 	by = q.stamp(by)
 	r, err := askActor(q.env, pid, func(ch chan ticketResult) any {
-		return &createTicket{in: persistence.NewTicket{UserID: userID, Priority: prio}, by: by, reply: ch}
+		return &createTicket{in: persistence.NewTicket{UserID: userID, Priority: prio, MaxActive: maxActive}, by: by, reply: ch}
 	})
 	if err != nil {
 		return persistence.Ticket{}, err

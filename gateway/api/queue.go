@@ -63,6 +63,8 @@ func domainError(err error) error {
 		return fiber.NewError(fiber.StatusNotFound, "not found")
 	case errors.Is(err, persistence.ErrDuplicate):
 		return fiber.NewError(fiber.StatusConflict, "already exists")
+	case errors.Is(err, persistence.ErrTooManyActive):
+		return fiber.NewError(fiber.StatusTooManyRequests, "too many active tickets for this user")
 	case errors.Is(err, persistence.ErrConflict):
 		for _, e := range []error{persistence.ErrCounterNotOpen, persistence.ErrCounterBusy, persistence.ErrNotCounterService, persistence.ErrServiceInactive, persistence.ErrIllegalMove} {
 			if errors.Is(err, e) {
@@ -278,6 +280,9 @@ func (a *API) patchCounter(c *fiber.Ctx) error {
 	if !st.Valid() {
 		return bad("status must be open, paused or closed")
 	}
+	if err := mayActAt(c, c.Params("id")); err != nil {
+		return err
+	}
 	k, err := a.cfg.Queues.SetCounterStatus(c.Params("id"), st, stampOf(c))
 	if err != nil {
 		return domainError(err)
@@ -285,7 +290,20 @@ func (a *API) patchCounter(c *fiber.Ctx) error {
 	return c.JSON(k)
 }
 
+// mayActAt refuses a staff token bound to one counter (counterId claim)
+// acting on another; admins and unbound staff act on any counter.
+func mayActAt(c *fiber.Ctx, counterID string) error {
+	id := IdentityOf(c)
+	if id.Role == auth.RoleStaff && id.CounterID != "" && id.CounterID != counterID {
+		return fiber.NewError(fiber.StatusForbidden, "this token may only act on counter "+id.CounterID)
+	}
+	return nil
+}
+
 func (a *API) callNext(c *fiber.Ctx) error {
+	if err := mayActAt(c, c.Params("id")); err != nil {
+		return err
+	}
 	t, k, err := a.cfg.Queues.CallNext(c.Params("id"), stampOf(c))
 	if err != nil {
 		return domainError(err)
@@ -347,18 +365,14 @@ func (a *API) createTicket(c *fiber.Ctx) error {
 	if prio != persistence.PriorityNormal && !id.Role.IsStaff() {
 		return fiber.NewError(fiber.StatusForbidden, "only staff may give a priority")
 	}
+	// The cap holds for a named owner (a customer, or one staff names); a
+	// new anonymous user has no tickets yet. The store checks it in the
+	// transaction that inserts the ticket.
+	capped := 0
 	if id.Role == auth.RoleCustomer || (id.Role.IsStaff() && req.UserID != nil) {
-		ctx, cancel := storeCtx()
-		n, err := a.cfg.Store.CountActiveTickets(ctx, user)
-		cancel()
-		if err != nil {
-			return domainError(err)
-		}
-		if n >= a.maxActive() {
-			return fiber.NewError(fiber.StatusTooManyRequests, "too many active tickets for this user")
-		}
+		capped = a.maxActive()
 	}
-	t, err := a.cfg.Queues.CreateTicket(req.ServiceType, user, prio, stampOf(c))
+	t, err := a.cfg.Queues.CreateTicket(req.ServiceType, user, prio, capped, stampOf(c))
 	if err != nil {
 		return domainError(err)
 	}
@@ -494,6 +508,9 @@ func (a *API) moveTicket(kind string) fiber.Handler {
 		}
 		if t.Status != persistence.TicketServing || t.CounterID == nil {
 			return fiber.NewError(fiber.StatusConflict, "ticket is "+string(t.Status)+", not serving")
+		}
+		if err := mayActAt(c, *t.CounterID); err != nil {
+			return err
 		}
 		t, err = a.cfg.Queues.Move(kind, *t.CounterID, t.ID, to, stampOf(c))
 		if err != nil {
