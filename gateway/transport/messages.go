@@ -59,15 +59,17 @@ type closeSession struct{ reason Reason }
 // Timer ticks. They carry no state: each handler checks that the tick still
 // applies, since a timer may fire just after it was stopped.
 type (
-	pingTick       struct{}
-	pongDeadline   struct{}
-	upgradeExpired struct{}
+	pingTick        struct{}
+	pongDeadline    struct{}
+	upgradeExpired  struct{}
+	probeGetExpired struct{}
 )
 
 var (
-	pingTickMsg       = &pingTick{}
-	pongDeadlineMsg   = &pongDeadline{}
-	upgradeExpiredMsg = &upgradeExpired{}
+	pingTickMsg        = &pingTick{}
+	pongDeadlineMsg    = &pongDeadline{}
+	upgradeExpiredMsg  = &upgradeExpired{}
+	probeGetExpiredMsg = &probeGetExpired{}
 )
 
 // wsConn is one WebSocket: the raw connection the outbox writes to.

@@ -375,3 +375,25 @@ func TestShutdownSendsClosePacket(t *testing.T) {
 	status, _ := do(t, "GET", ts.url+"?EIO=4&transport=polling", "")
 	require.Equal(t, 503, status, "no new sessions after shutdown")
 }
+
+// TestGetRacingUpgradeIsRefused covers a GET that reaches the session
+// between "2probe" and "5" although the client sent "5" first: it is held,
+// and the "5" answers it 400 rather than a noop.
+func TestGetRacingUpgradeIsRefused(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
+	sid, _ := handshake(t, ts)
+	q := ts.url + "?EIO=4&transport=polling&sid=" + sid
+	c := dial(t, ts, "?EIO=4&transport=websocket&sid="+sid)
+	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("2probe")))
+	_, msg := read(t, c)
+	require.Equal(t, "3probe", msg)
+	got := make(chan int, 1)
+	go func() {
+		status, _ := do(t, "GET", q, "")
+		got <- status
+	}()
+	// Let the GET reach the session (it is held for 100ms), then upgrade.
+	time.Sleep(20 * time.Millisecond)
+	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("5")))
+	require.Equal(t, 400, <-got)
+}

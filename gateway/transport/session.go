@@ -47,9 +47,10 @@ type Session struct {
 	ctx     actor.Context
 	out     *Outbox
 
-	ws           *wsConn // active WebSocket, nil on polling
-	probe        *wsConn // WebSocket being upgraded to
-	probed       bool    // "2probe" answered, waiting for "5"
+	ws           *wsConn         // active WebSocket, nil on polling
+	probe        *wsConn         // WebSocket being upgraded to
+	probed       bool            // "2probe" answered, waiting for "5"
+	probeGet     chan pollResult // a GET that arrived during the upgrade
 	upgraded     bool
 	awaitingPong bool
 	closed       bool
@@ -112,6 +113,8 @@ func (s *Session) Receive(ctx actor.Context) {
 		}
 	case *upgradeExpired:
 		s.abortUpgrade()
+	case *probeGetExpired:
+		s.answerProbeGet(pollResult{status: 200, body: frameNoop.appendPolling(nil)})
 	case *closeSession:
 		s.close(m.reason)
 	case *actor.Stopping:
@@ -194,8 +197,18 @@ func (s *Session) onPollGet(m *pollGet) {
 		m.reject()
 	case s.upgraded || s.ws != nil:
 		m.reply <- pollResult{status: 400, body: errBadRequest}
-	case s.probed:
-		m.reply <- pollResult{status: 200, body: frameNoop.appendPolling(nil)}
+	case s.probe != nil:
+		// The WebSocket reader and this GET race into the mailbox: a
+		// "2probe" and "5" the client sent before this GET may still be on
+		// their way. A real client sends no new GET once it probes. Hold
+		// the GET briefly; "5" answers it 400, otherwise it gets a noop.
+		if s.probeGet != nil {
+			m.reply <- pollResult{status: 400, body: errBadRequest}
+			return
+		}
+		s.probeGet = m.reply
+		self, root := s.ctx.Self(), s.ctx.ActorSystem().Root
+		time.AfterFunc(probeGetHold, func() { root.Send(self, probeGetExpiredMsg) })
 	default:
 		if !s.out.poll(m.reply) {
 			m.reply <- pollResult{status: 400, body: errBadRequest}
@@ -280,6 +293,7 @@ func (s *Session) onProbeMessage(m *wsMessage) {
 		s.upgradeTimer.Stop()
 		s.ws, s.probe, s.probed, s.upgraded = s.probe, nil, false, true
 		s.out.releasePoll(frameNoop)
+		s.answerProbeGet(pollResult{status: 400, body: errBadRequest})
 		s.out.useWebSocket(s.ws.raw)
 		s.srv.cfg.Logger.Debug("transport upgraded", slog.String("sid", s.id))
 	default:
@@ -296,6 +310,7 @@ func (s *Session) abortUpgrade() {
 	}
 	refuse(s.probe, wsframe.ClosePolicy, "upgrade aborted")
 	s.probe, s.probed = nil, false
+	s.answerProbeGet(pollResult{status: 200, body: frameNoop.appendPolling(nil)})
 }
 
 func (s *Session) onWSClosed(m *wsClosed) {
@@ -303,6 +318,7 @@ func (s *Session) onWSClosed(m *wsClosed) {
 	case s.probe:
 		s.upgradeTimer.Stop()
 		s.probe, s.probed = nil, false
+		s.answerProbeGet(pollResult{status: 200, body: frameNoop.appendPolling(nil)})
 	case s.ws:
 		reason := ReasonTransportClose
 		if errors.Is(m.err, errReadLimit) {
@@ -331,6 +347,7 @@ func (s *Session) close(reason Reason) {
 		refuse(s.probe, wsframe.CloseGoingAway, string(reason))
 		s.probe = nil
 	}
+	s.answerProbeGet(pollResult{status: 200, body: frameClose.appendPolling(nil)})
 	s.handler.Closed(s, reason)
 	code := wsframe.CloseNormal
 	if reason == ReasonServerShutdown {
@@ -340,6 +357,18 @@ func (s *Session) close(reason Reason) {
 	s.srv.sessionClosed(s, reason)
 	if s.ctx != nil {
 		s.ctx.Stop(s.ctx.Self())
+	}
+}
+
+// probeGetHold is how long a GET that arrives during an upgrade is held
+// before it is released with a noop (the reference server re-sends its
+// noop every 100ms).
+const probeGetHold = 100 * time.Millisecond
+
+func (s *Session) answerProbeGet(r pollResult) {
+	if s.probeGet != nil {
+		answer(s.probeGet, r)
+		s.probeGet = nil
 	}
 }
 
