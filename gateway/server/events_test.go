@@ -3,12 +3,15 @@ package server_test
 import (
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/fasthttp/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/queuecast/queuecast/actors/queue"
+	"github.com/queuecast/queuecast/gateway/auth"
 	"github.com/queuecast/queuecast/gateway/server"
 )
 
@@ -212,4 +215,117 @@ func TestLiveEventsInRooms(t *testing.T) {
 	owner.until(&ownerEv, func(e event) bool { return e.Name == "ticketCompleted" })
 	require.Equal(t, 1, count(ownerEv, "ticketServing", "F001"))
 	require.Zero(t, count(ownerEv, "queueUpdated", ""))
+}
+
+// The other ticket moves reach the ticket's service room (both of them for a
+// transfer), the dashboard and the owner's room, once per socket, and
+// nobody else.
+func TestLiveTicketMovesInRooms(t *testing.T) {
+	var now atomic.Pointer[time.Time]
+	set := func(v time.Time) { now.Store(&v) }
+	set(time.Date(2026, 3, 10, 8, 0, 0, 0, time.UTC))
+	h := start(t, server.Config{Database: sqliteDB(t), Queue: queue.Config{Clock: func() time.Time { return *now.Load() }}})
+	c1 := h.counters()["Counter 1"].ID // Finance and Registrar
+	owner := h.token(auth.Identity{UserID: "cust-1", Role: auth.RoleCustomer})
+	stranger := h.token(auth.Identity{UserID: "cust-2", Role: auth.RoleCustomer})
+
+	type member struct {
+		name  string
+		c     *sioClient
+		rooms []string
+		ev    []event
+	}
+	join := func(name, token string, joins ...[2]any) *member {
+		m := &member{name: name, c: dial(t, h, token)}
+		for _, j := range joins {
+			m.c.emit(&m.ev, j[0].(string), j[1])
+			switch j[0] {
+			case "joinDashboard":
+				m.rooms = append(m.rooms, "dashboard")
+			case "joinServiceQueue":
+				m.rooms = append(m.rooms, "service-"+j[1].(map[string]any)["serviceType"].(string))
+			case "joinCounter":
+				m.rooms = append(m.rooms, "counter-"+c1)
+			case "joinUserRoom":
+				m.rooms = append(m.rooms, "user-"+j[1].(map[string]any)["userId"].(string))
+			}
+		}
+		return m
+	}
+	svc := func(s string) [2]any { return [2]any{"joinServiceQueue", map[string]any{"serviceType": s}} }
+	dash := join("dashboard+finance", h.staff, [2]any{"joinDashboard", map[string]any{"userRole": "staff", "userId": "staff-1"}}, svc("Finance"))
+	fin := join("finance", "", svc("Finance"))
+	reg := join("registrar", "", svc("Registrar"))
+	adm := join("admissions", "", svc("Admissions"))
+	ctr := join("counter", h.staff, [2]any{"joinCounter", map[string]any{"counterId": c1}})
+	own := join("owner", owner, [2]any{"joinUserRoom", map[string]any{"userId": "cust-1"}})
+	other := join("stranger", stranger, [2]any{"joinUserRoom", map[string]any{"userId": "cust-2"}})
+	members := []*member{dash, fin, reg, adm, ctr, own, other}
+
+	// F001: called, recalled, no-show.
+	a := h.create("Finance", owner)
+	h.expect(200, "POST", "/api/counters/"+c1+"/call-next", h.staff, nil, nil)
+	h.expect(200, "POST", "/api/tickets/"+a.Ticket.ID+"/recall", h.staff, nil, nil)
+	h.expect(200, "POST", "/api/tickets/"+a.Ticket.ID+"/no-show", h.staff, nil, nil)
+	// F002: called, transferred to Registrar (where it waits on).
+	b := h.create("Finance", owner)
+	h.expect(200, "POST", "/api/counters/"+c1+"/call-next", h.staff, nil, nil)
+	h.expect(200, "POST", "/api/tickets/"+b.Ticket.ID+"/transfer", h.staff, map[string]any{"serviceType": "Registrar"}, nil)
+	// F003: cancelled by its owner.
+	c := h.create("Finance", owner)
+	h.expect(200, "POST", "/api/tickets/"+c.Ticket.ID+"/cancel", owner, nil, nil)
+	// F004 (Finance) and F002 (now Registrar) expire at midnight in Nairobi.
+	h.create("Finance", owner)
+	set(time.Date(2026, 3, 10, 21, 0, 1, 0, time.UTC))
+	h.srv.Queues.CheckDay()
+
+	type want struct{ event, display string }
+	moves := map[want][]*member{
+		{"ticketRecalled", "F001"}:    {dash, fin, own},
+		{"ticketNoShow", "F001"}:      {dash, fin, own},
+		{"ticketTransferred", "F002"}: {dash, fin, reg, own},
+		{"ticketCancelled", "F003"}:   {dash, fin, own},
+		{"ticketExpired", "F004"}:     {dash, fin, own},
+		{"ticketExpired", "F002"}:     {dash, reg, own},
+	}
+	// The owner's room is the last hop of every ticket event, so once the
+	// owner has them all, every publish has passed every room it names.
+	own.c.until(&own.ev, func(event) bool {
+		for w := range moves {
+			if count(own.ev, w.event, w.display) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	// A marker published to each room a socket is in comes after anything
+	// queued for it in that room.
+	for _, m := range members {
+		for _, room := range m.rooms {
+			h.expect(202, "POST", "/api/admin/broadcast", h.admin, map[string]any{"event": "marker", "data": map[string]any{"room": room}, "room": room}, nil)
+		}
+	}
+	for _, m := range members {
+		m.c.until(&m.ev, func(event) bool { return count(m.ev, "marker", "") == len(m.rooms) })
+		for w, to := range moves {
+			expected := 0
+			for _, r := range to {
+				if r == m {
+					expected = 1
+				}
+			}
+			require.Equal(t, expected, count(m.ev, w.event, w.display), "%s: %s %s", m.name, w.event, w.display)
+		}
+	}
+	for _, e := range dash.ev {
+		if e.Name == "ticketTransferred" {
+			tk := e.Data["ticket"].(map[string]any)
+			require.Equal(t, "Registrar", tk["serviceType"])
+			require.Equal(t, "waiting", tk["status"])
+			require.Equal(t, c1, e.Data["counter"].(map[string]any)["id"])
+		}
+		if e.Name == "ticketRecalled" {
+			require.EqualValues(t, 1, e.Data["ticket"].(map[string]any)["recallCount"])
+		}
+	}
 }
