@@ -355,3 +355,26 @@ type TicketEvent struct {
 	FromServiceID *string `json:"fromServiceId" db:"from_service_id"`
 	ToServiceID   *string `json:"toServiceId" db:"to_service_id"`
 }
+
+// DayStats are one service day's ticket counts, for the metrics.
+type DayStats struct {
+	// Services by service id (where the ticket ended).
+	Services map[string]ServiceDayStats
+	// Counters by counter id.
+	Counters map[string]CounterDayStats
+}
+
+// ServiceDayStats are a service's counts.
+type ServiceDayStats struct {
+	// Arrivals are tickets issued since the instant DayStats was given.
+	Arrivals  int
+	Served    int
+	NoShows   int
+	Cancelled int
+}
+
+// CounterDayStats are a counter's counts.
+type CounterDayStats struct {
+	Served  int
+	NoShows int
+}

@@ -82,6 +82,10 @@ type Store interface {
 	ListWaiting(ctx context.Context, serviceIDs ...string) ([]Ticket, error)
 	// CountActiveTickets counts a user's waiting and serving tickets.
 	CountActiveTickets(ctx context.Context, userID string) (int, error)
+	// DayStats counts the tickets of serviceDay that ended served, no-show
+	// or cancelled, per service and per counter, and the tickets created
+	// since the given instant, per issuing service (the metrics).
+	DayStats(ctx context.Context, serviceDay string, since time.Time) (DayStats, error)
 
 	// ListTicketEvents returns a ticket's event log, oldest first.
 	ListTicketEvents(ctx context.Context, ticketID string) ([]TicketEvent, error)

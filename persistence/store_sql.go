@@ -805,6 +805,62 @@ func (s *sqlStore) CountActiveTickets(ctx context.Context, userID string) (int, 
 	return n, s.mapErr("count active tickets", err)
 }
 
+type dayCountRow struct {
+	ServiceID string       `db:"service_id"`
+	CounterID *string      `db:"counter_id"`
+	Status    TicketStatus `db:"status"`
+	N         int          `db:"n"`
+}
+
+func (s *sqlStore) DayStats(ctx context.Context, serviceDay string, since time.Time) (DayStats, error) {
+	const op = "day stats"
+	if !validServiceDay(serviceDay) {
+		return DayStats{}, opErr(op, ErrInvalid)
+	}
+	out := DayStats{Services: map[string]ServiceDayStats{}, Counters: map[string]CounterDayStats{}}
+	var rows []dayCountRow
+	if err := s.list(ctx, s.db, &rows, `SELECT service_id, counter_id, status, COUNT(*) AS n FROM tickets
+		WHERE service_day = ? AND status IN (?, ?, ?) GROUP BY service_id, counter_id, status`,
+		serviceDay, TicketCompleted, TicketNoShow, TicketCancelled); err != nil {
+		return DayStats{}, s.mapErr(op, err)
+	}
+	for _, r := range rows {
+		sv := out.Services[r.ServiceID]
+		var cv CounterDayStats
+		if r.CounterID != nil {
+			cv = out.Counters[*r.CounterID]
+		}
+		switch r.Status {
+		case TicketCompleted:
+			sv.Served += r.N
+			cv.Served += r.N
+		case TicketNoShow:
+			sv.NoShows += r.N
+			cv.NoShows += r.N
+		case TicketCancelled:
+			sv.Cancelled += r.N
+		}
+		out.Services[r.ServiceID] = sv
+		if r.CounterID != nil {
+			out.Counters[*r.CounterID] = cv
+		}
+	}
+	var arrivals []struct {
+		ServiceID string `db:"service_id"`
+		N         int    `db:"n"`
+	}
+	if err := s.list(ctx, s.db, &arrivals, `SELECT issuing_service_id AS service_id, COUNT(*) AS n FROM tickets
+		WHERE created_at >= ? GROUP BY issuing_service_id`, NewTimestamp(since)); err != nil {
+		return DayStats{}, s.mapErr(op, err)
+	}
+	for _, a := range arrivals {
+		sv := out.Services[a.ServiceID]
+		sv.Arrivals = a.N
+		out.Services[a.ServiceID] = sv
+	}
+	return out, nil
+}
+
 // Events.
 
 func (s *sqlStore) ListTicketEvents(ctx context.Context, ticketID string) ([]TicketEvent, error) {

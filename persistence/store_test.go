@@ -35,6 +35,7 @@ var storeTests = []struct {
 	{"not found", testNotFound},
 	{"list and count", testListing},
 	{"active ticket cap", testActiveCap},
+	{"day stats", testDayStats},
 	{"seed demo", testSeedDemo},
 	{"survives restart", testRestart},
 	{"ticket json shape", testTicketJSON},
@@ -957,4 +958,40 @@ func testActiveCap(t *testing.T, s Store, reopen func() Store) {
 	require.NoError(t, err)
 	_, err = create(1)
 	require.ErrorIs(t, err, ErrTooManyActive)
+}
+
+func testDayStats(t *testing.T, s Store, _ func() Store) {
+	ctx := context.Background()
+	f := mustService(t, s, "Finance", "F")
+	r := mustService(t, s, "Registrar", "R")
+	c := mustCounter(t, s, "Desk", CounterOpen, f, r)
+	serve := func(svc Service, end func(context.Context, string, Stamp) (Ticket, error)) {
+		tk := mustTicket(t, s, svc, day1)
+		_, err := s.CallTicket(ctx, c.ID, tk.ID, at(1))
+		require.NoError(t, err)
+		_, err = end(ctx, tk.ID, at(2))
+		require.NoError(t, err)
+	}
+	serve(f, s.CompleteTicket)
+	serve(f, s.CompleteTicket)
+	serve(f, s.NoShowTicket)
+	serve(r, s.CompleteTicket)
+	_, err := s.CancelTicket(ctx, mustTicket(t, s, r, day1).ID, at(3))
+	require.NoError(t, err)
+	mustTicket(t, s, r, day1) // waiting
+	mustTicket(t, s, f, day2) // another day
+
+	st, err := s.DayStats(ctx, day1, time.Time{})
+	require.NoError(t, err)
+	assert.Equal(t, ServiceDayStats{Arrivals: 4, Served: 2, NoShows: 1}, st.Services[f.ID])
+	assert.Equal(t, ServiceDayStats{Arrivals: 3, Served: 1, Cancelled: 1}, st.Services[r.ID])
+	assert.Equal(t, CounterDayStats{Served: 3, NoShows: 1}, st.Counters[c.ID])
+
+	// Arrivals count from the instant given.
+	st, err = s.DayStats(ctx, day1, time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	assert.Zero(t, st.Services[f.ID].Arrivals)
+	assert.Equal(t, 2, st.Services[f.ID].Served)
+	_, err = s.DayStats(ctx, "yesterday", time.Time{})
+	require.ErrorIs(t, err, ErrInvalid)
 }
