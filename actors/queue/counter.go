@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -17,6 +18,11 @@ type counterActor struct {
 	id      string
 	c       persistence.Counter
 	current *persistence.Ticket
+	// mean is the EWMA of completed service times in seconds; zero until
+	// seeded from the services' defaults.
+	mean float64
+	// idleSince is when the counter last had nothing to serve.
+	idleSince time.Time
 }
 
 func newCounterProps(e *env, id string) *actor.Props {
@@ -34,6 +40,8 @@ func (a *counterActor) Receive(ctx actor.Context) {
 		m.reply <- a.setStatus(m)
 	case *move:
 		m.reply <- a.move(m)
+	case *getCounterState:
+		m.reply <- a.state()
 	default:
 		a.env.log.Debug("queue counter: unknown message", slog.Any("type", m))
 	}
@@ -46,7 +54,7 @@ func (a *counterActor) load() {
 	if err != nil {
 		panic(err)
 	}
-	a.c, a.current = c, nil
+	a.c, a.current, a.idleSince = c, nil, a.env.now()
 	if c.CurrentTicketID != nil {
 		t, err := a.env.store.GetTicket(ctx, *c.CurrentTicketID)
 		if err != nil {
@@ -96,6 +104,7 @@ func (a *counterActor) callNext(m *callNext) callResult {
 	t := r.ticket
 	a.current = &t
 	a.c.CurrentTicketID = &t.ID
+	a.idleSince = time.Time{}
 	return callResult{ticket: t, counter: a.c}
 }
 
@@ -108,6 +117,9 @@ func (a *counterActor) setStatus(m *setStatus) counterResult {
 	}
 	a.c = c
 	if prev != c.Status {
+		if c.Status == persistence.CounterOpen {
+			a.idleSince = a.env.now()
+		}
 		a.env.ann.counter(c, prev)
 		dir := a.env.dir.Load()
 		for _, name := range c.Services {
@@ -161,9 +173,13 @@ func (a *counterActor) move(m *move) ticketResult {
 	}
 	c := a.c
 	a.current, a.c.CurrentTicketID = nil, nil
+	a.idleSince = a.env.now()
 	done := &finished{ticketID: t.ID, completed: m.kind == moveComplete}
 	if m.kind == moveComplete && t.CalledAt != nil && t.CompletedAt != nil {
 		done.served = t.CompletedAt.Sub(t.CalledAt.Time)
+		if done.served > 0 {
+			a.mean = ewmaAlpha*done.served.Seconds() + (1-ewmaAlpha)*a.seedMean()
+		}
 	}
 	if m.kind == moveTransfer {
 		a.env.ann.ticket(event, t, &c, serviceRoom(from))
@@ -179,4 +195,42 @@ func (a *counterActor) move(m *move) ticketResult {
 		}
 	}
 	return ticketResult{ticket: t}
+}
+
+// seedMean returns the mean, seeding it first with the mean default service
+// time of the counter's services.
+func (a *counterActor) seedMean() float64 {
+	if a.mean > 0 {
+		return a.mean
+	}
+	var services map[string]persistence.Service
+	if dir := a.env.dir.Load(); dir != nil {
+		services = dir.services
+	}
+	sum, n := 0, 0
+	for _, name := range a.c.Services {
+		if svc, ok := services[name]; ok && svc.DefaultServiceSeconds > 0 {
+			sum += svc.DefaultServiceSeconds
+			n++
+		}
+	}
+	if n == 0 {
+		return persistence.DefaultServiceSeconds
+	}
+	a.mean = float64(sum) / float64(n)
+	return a.mean
+}
+
+func (a *counterActor) state() CounterState {
+	st := CounterState{
+		ID: a.c.ID, Name: a.c.Name, Services: a.c.Services, Status: a.c.Status,
+		MeanServiceSeconds: a.seedMean(),
+	}
+	if a.current != nil {
+		id, display := a.current.ID, a.current.DisplayNumber
+		st.CurrentTicketID, st.CurrentTicket = &id, &display
+	} else if a.c.Status == persistence.CounterOpen && !a.idleSince.IsZero() {
+		st.IdleSeconds = max(0, int(a.env.now().Sub(a.idleSince).Seconds()))
+	}
+	return st
 }

@@ -60,6 +60,7 @@ type (
 		by     persistence.Stamp
 		reply  chan counterResult
 	}
+	getCounterState struct{ reply chan CounterState }
 	// move is complete, no-show, recall or transfer of the current ticket.
 	move struct {
 		kind      moveKind
@@ -133,4 +134,22 @@ type State struct {
 	MeanServiceSeconds   float64 `json:"meanServiceSeconds"`
 	EstimatedWaitSeconds *int    `json:"estimatedWaitSeconds"`
 	LongestWaitSeconds   int     `json:"longestWaitSeconds"`
+}
+
+// CounterState is one counter's live figures (loadBalancingMetrics).
+type CounterState struct {
+	ID       string                    `json:"id"`
+	Name     string                    `json:"name"`
+	Services []string                  `json:"services"`
+	Status   persistence.CounterStatus `json:"status"`
+	// CurrentTicketID and CurrentTicket (its display number) are the
+	// ticket being served, if any.
+	CurrentTicketID *string `json:"currentTicketId"`
+	CurrentTicket   *string `json:"currentTicket"`
+	// MeanServiceSeconds is the EWMA of the counter's completed service
+	// times, seeded with the mean default of its services.
+	MeanServiceSeconds float64 `json:"meanServiceSeconds"`
+	// IdleSeconds is how long an open counter has served nothing (since its
+	// last ticket left, it opened, or this node loaded it); 0 otherwise.
+	IdleSeconds int `json:"idleSeconds"`
 }

@@ -229,16 +229,16 @@ func (s *Server) MetricsSupervisor() *actor.PID { return s.metrics }
 
 // snapshot is the loadBalancingMetrics payload.
 type snapshot struct {
-	Node            string         `json:"node"`
-	Nodes           []string       `json:"nodes"`
-	Connections     int64          `json:"connections"`
-	Rooms           int            `json:"rooms"`
-	RoomSizes       map[string]int `json:"roomSizes"`
-	Queues          []queue.State  `json:"queues"`
-	Counters        []any          `json:"counters"`
-	EventsPerSecond eventRates     `json:"eventsPerSecond"`
-	UptimeSeconds   int64          `json:"uptimeSeconds"`
-	Timestamp       string         `json:"timestamp"`
+	Node            string                 `json:"node"`
+	Nodes           []string               `json:"nodes"`
+	Connections     int64                  `json:"connections"`
+	Rooms           int                    `json:"rooms"`
+	RoomSizes       map[string]int         `json:"roomSizes"`
+	Queues          []queue.ServiceMetrics `json:"queues"`
+	Counters        []queue.CounterMetrics `json:"counters"`
+	EventsPerSecond eventRates             `json:"eventsPerSecond"`
+	UptimeSeconds   int64                  `json:"uptimeSeconds"`
+	Timestamp       string                 `json:"timestamp"`
 }
 
 type eventRates struct {
@@ -259,23 +259,27 @@ func (s *Server) collect() any {
 	if n > 0 && st.Sizes != nil {
 		n = len(st.Sizes)
 	}
+	q := s.queueMetrics()
 	return snapshot{
 		Node: s.cfg.Node, Nodes: []string{s.cfg.Node}, Connections: s.Hub.Connected(),
-		Rooms: n, RoomSizes: st.Sizes, Queues: s.queueStates(), Counters: []any{},
+		Rooms: n, RoomSizes: st.Sizes, Queues: q.Services, Counters: q.Counters,
 		EventsPerSecond: s.rates(), UptimeSeconds: int64(time.Since(s.started).Seconds()),
 		Timestamp: realtime.Now(),
 	}
 }
 
-// queueStates asks every service actor for its figures; a failure leaves
-// the list empty rather than holding the snapshot back.
-func (s *Server) queueStates() []queue.State {
-	st, err := s.Queues.States()
+// queueMetrics asks the queue actors and the store for the service and
+// counter figures; a failure leaves the lists empty rather than holding the
+// snapshot back.
+func (s *Server) queueMetrics() queue.Metrics {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, err := s.Queues.Metrics(ctx)
 	if err != nil {
-		s.cfg.Logger.Warn("metrics: queue states", slog.Any("err", err))
-		return []queue.State{}
+		s.cfg.Logger.Warn("metrics: queue figures", slog.Any("err", err))
+		return queue.Metrics{Services: []queue.ServiceMetrics{}, Counters: []queue.CounterMetrics{}}
 	}
-	return st
+	return m
 }
 
 // rates turns the event counters into per-second rates since the last call.
