@@ -35,6 +35,7 @@ type config struct {
 	MaxQueueBytes     int           `env:"MAX_QUEUE_BYTES" envDefault:"1048576"`
 	MetricsPublic     bool          `env:"METRICS_PUBLIC" envDefault:"true"`
 	NodeName          string        `env:"NODE_NAME"`
+	PprofAddr         string        `env:"PPROF_ADDR"`
 }
 
 func loadConfig() (config, error) {

@@ -53,6 +53,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("QUEUE_TIMEZONE %q: %w", cfg.QueueTimezone, err)
 	}
+	if cfg.PprofAddr != "" {
+		startPprof(cfg.PprofAddr, log)
+	}
 	srv, err := server.New(server.Config{
 		Node:              cfg.NodeName,
 		Auth:              authority,

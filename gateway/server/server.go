@@ -159,7 +159,9 @@ func New(cfg Config) (*Server, error) {
 		DisableStartupMessage: true,
 		BodyLimit:             bodyLimit + 1,
 		ErrorHandler:          api.ErrorHandler(log),
-		ReadBufferSize:        8192,
+		// Release fasthttp's per-connection buffers between requests: a
+		// hijacked WebSocket then keeps no 4 KiB read buffer for its life.
+		ReduceMemoryUsage: true,
 	})
 	s.App.Use(httpAPI.CORS(), httpAPI.RefuseOrigins)
 	s.transport.Mount(s.App, "/socket.io/")

@@ -20,11 +20,15 @@ type pollResult struct {
 }
 
 // Outbox is the bounded outbound queue of one session, with exactly one
-// writer. Push never blocks: on WebSocket a writer goroutine, started only
-// while there is something to write, drains the queue into one writev per
-// batch; on polling the queue waits for the next GET. When the queued bytes
-// pass the limit, or a write does not finish within the write timeout, the
-// session is failed with ReasonSlowConsumer.
+// writer at a time. Push never blocks. On WebSocket, an outbox with frames
+// waiting is handed to the node's writer pool (writers.go), whose goroutines
+// write each ready outbox's whole queue in one writev; the more a client's
+// frames pile up while the pool is busy, the more each syscall carries. A
+// client whose socket buffer is full is moved off the pool to a goroutine of
+// its own, which waits for it up to the write timeout. On polling the queue
+// waits for the next GET. When the queued bytes pass the limit, or a write
+// does not finish within the write timeout, the session is failed with
+// ReasonSlowConsumer.
 type Outbox struct {
 	mu           sync.Mutex
 	queue        []*Frame
@@ -32,20 +36,19 @@ type Outbox struct {
 	queued       int
 	limit        int
 	writeTimeout time.Duration
+	pool         *writers
 	mode         outboxMode
 	conn         net.Conn
-	flushing     bool
+	scheduled    bool // in the pool's ready list, being written, or on the slow path
 	closed       bool
 	closeConn    bool
 	waiter       chan<- pollResult
 	onFail       func(Reason)
 	failed       bool
-
-	iov net.Buffers // writer-only scratch
 }
 
-func newOutbox(limit int, writeTimeout time.Duration, onFail func(Reason)) *Outbox {
-	return &Outbox{limit: limit, writeTimeout: writeTimeout, onFail: onFail}
+func newOutbox(limit int, writeTimeout time.Duration, pool *writers, onFail func(Reason)) *Outbox {
+	return &Outbox{limit: limit, writeTimeout: writeTimeout, pool: pool, onFail: onFail}
 }
 
 // Push queues one frame. It reports false when the outbox is closed or the
@@ -65,10 +68,10 @@ func (o *Outbox) Push(f *Frame) bool {
 	o.queued += f.Size()
 	switch {
 	case o.mode == modeWebSocket:
-		if !o.flushing {
-			o.flushing = true
+		if !o.scheduled {
+			o.scheduled = true
 			o.mu.Unlock()
-			go o.flush()
+			o.pool.schedule(o)
 			return true
 		}
 	case o.waiter != nil:
@@ -134,13 +137,13 @@ func (o *Outbox) useWebSocket(conn net.Conn) {
 	o.mu.Lock()
 	o.mode = modeWebSocket
 	o.conn = conn
-	start := len(o.queue) > 0 && !o.flushing
+	start := len(o.queue) > 0 && !o.scheduled
 	if start {
-		o.flushing = true
+		o.scheduled = true
 	}
 	o.mu.Unlock()
 	if start {
-		go o.flush()
+		o.pool.schedule(o)
 	}
 }
 
@@ -169,13 +172,13 @@ func (o *Outbox) close(last ...*Frame) {
 	}
 	o.queue = append(o.queue, last...)
 	o.closeConn = true
-	start := !o.flushing
+	start := !o.scheduled
 	if start {
-		o.flushing = true
+		o.scheduled = true
 	}
 	o.mu.Unlock()
 	if start {
-		go o.flush()
+		o.pool.schedule(o)
 	}
 }
 
@@ -209,49 +212,85 @@ func (o *Outbox) fail(reason Reason) {
 	}
 }
 
-// flush is the single writer of a WebSocket outbox. It runs while the queue
-// is not empty and exits when it is, so an idle connection holds no
-// goroutine for writing.
-func (o *Outbox) flush() {
-	for {
-		o.mu.Lock()
-		if len(o.queue) == 0 || o.failed {
-			o.flushing = false
-			closeConn := o.closeConn && !o.failed
-			conn := o.conn
-			o.mu.Unlock()
-			if closeConn {
-				_ = conn.Close()
-			}
-			return
-		}
-		batch := o.queue
-		o.queue = o.spare
-		o.spare = nil
-		o.queued = 0
+// take hands the writer everything queued. done reports that there is
+// nothing to write; the outbox is then unscheduled, and its connection
+// closed if that was asked for.
+func (o *Outbox) take() (batch []*Frame, conn net.Conn, done bool) {
+	o.mu.Lock()
+	if len(o.queue) == 0 || o.failed {
+		o.scheduled = false
+		closeConn := o.closeConn && !o.failed
 		conn := o.conn
 		o.mu.Unlock()
-
-		o.iov = o.iov[:0]
-		for _, f := range batch {
-			o.iov = append(o.iov, f.ws)
+		if closeConn {
+			_ = conn.Close()
 		}
-		iov := o.iov
-		_ = conn.SetWriteDeadline(time.Now().Add(o.writeTimeout))
-		_, err := iov.WriteTo(conn)
-		clear(o.iov[:cap(o.iov)])
-		clear(batch)
+		return nil, nil, true
+	}
+	batch = o.queue
+	o.queue = o.spare
+	o.spare = nil
+	o.queued = 0
+	conn = o.conn
+	o.mu.Unlock()
+	return batch, conn, false
+}
 
-		o.mu.Lock()
-		o.spare = batch[:0]
+// finish is called by a pool writer after a successful write: it reports
+// whether more frames came meanwhile (the outbox stays scheduled), or
+// unschedules it and closes the connection if that was asked for.
+func (o *Outbox) finish() (again bool) {
+	o.mu.Lock()
+	if len(o.queue) > 0 && !o.failed {
 		o.mu.Unlock()
-		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				o.fail(ReasonSlowConsumer)
-			} else {
-				o.fail(ReasonTransportError)
-			}
+		return true
+	}
+	o.scheduled = false
+	closeConn := o.closeConn && !o.failed
+	conn := o.conn
+	o.mu.Unlock()
+	if closeConn {
+		_ = conn.Close()
+	}
+	return false
+}
+
+// recycle gives a written batch's slice back for the next one.
+func (o *Outbox) recycle(batch []*Frame) {
+	clear(batch)
+	o.mu.Lock()
+	o.spare = batch[:0]
+	o.mu.Unlock()
+}
+
+// writeFailed fails the outbox for a write error.
+func (o *Outbox) writeFailed(err error) {
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		o.fail(ReasonSlowConsumer)
+	} else {
+		o.fail(ReasonTransportError)
+	}
+}
+
+// writeSlow is the writer of a client whose socket buffer filled up: it
+// finishes rest, then drains the queue itself, each write bounded by the
+// write timeout, and hands the outbox back to the pool once it is empty.
+func (o *Outbox) writeSlow(conn net.Conn, rest net.Buffers) {
+	for {
+		_ = conn.SetWriteDeadline(time.Now().Add(o.writeTimeout))
+		if _, err := rest.WriteTo(conn); err != nil {
+			o.writeFailed(err)
 			return
 		}
+		batch, c, done := o.take()
+		if done {
+			return
+		}
+		rest = rest[:0]
+		for _, f := range batch {
+			rest = append(rest, f.ws)
+		}
+		conn = c
+		o.recycle(batch)
 	}
 }

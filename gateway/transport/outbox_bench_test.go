@@ -36,7 +36,9 @@ func BenchmarkOutboxWrite(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer conn.Close()
-	o := newOutbox(64<<20, 10*time.Second, func(r Reason) { b.Errorf("outbox failed: %s", r) })
+	pool := newWriters(1)
+	defer pool.close()
+	o := newOutbox(64<<20, 10*time.Second, pool, func(r Reason) { b.Errorf("outbox failed: %s", r) })
 	o.useWebSocket(conn)
 	f := NewMessageFrame([]byte(`2["tick",{"t":1700000000000000000,"seq":12345}]`))
 	want := int64(f.Size()) * int64(b.N)

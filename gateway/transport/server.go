@@ -39,6 +39,7 @@ type Server struct {
 	supervisor *actor.PID
 	ws         fiber.Handler
 
+	writers  *writers
 	closing  atomic.Bool
 	closed   chan struct{} // closed once every session has stopped
 	sessions atomic.Int64
@@ -48,13 +49,16 @@ type Server struct {
 // NewServer starts the session supervisor in system. newHandler makes the
 // application handler of every new session.
 func NewServer(system *actor.ActorSystem, cfg Config, newHandler HandlerFactory) *Server {
-	s := &Server{cfg: cfg.withDefaults(), system: system, newHandler: newHandler, closed: make(chan struct{})}
+	s := &Server{cfg: cfg.withDefaults(), system: system, newHandler: newHandler, closed: make(chan struct{}), writers: newWriters(0)}
 	s.supervisor = system.Root.Spawn(actor.PropsFromProducer(
 		func() actor.Actor { return &supervisor{srv: s} },
 		actor.WithSupervisor(sessionStrategy(s.cfg.Logger)),
 	))
 	s.ws = websocket.New(s.serveWebSocket, websocket.Config{
-		ReadBufferSize:  1024,
+		// Small: gorilla reads through fasthttp's own 4 KiB buffer, which
+		// the hijacked connection keeps; a second large buffer per idle
+		// connection would only cost memory.
+		ReadBufferSize:  256,
 		WriteBufferSize: 1024,
 		WriteBufferPool: &sync.Pool{},
 	})
@@ -89,10 +93,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { s.conns.Wait(); close(done) }()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	s.writers.close()
+	return nil
 }
 
 func reply(c *fiber.Ctx, status int, body []byte) error {
@@ -212,13 +217,7 @@ func requestInfo(c *fiber.Ctx, transport string) *RequestInfo {
 		UserAgent:  truncate(c.Get(fiber.HeaderUserAgent), 256),
 		Origin:     truncate(c.Get(fiber.HeaderOrigin), 256),
 		Language:   truncate(c.Get(fiber.HeaderAcceptLanguage), 64),
-		Query:      map[string]string{},
 	}
-	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
-		if len(info.Query) < 32 {
-			info.Query[truncate(string(k), 64)] = truncate(string(v), 256)
-		}
-	})
 	return info
 }
 

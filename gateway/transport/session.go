@@ -35,7 +35,6 @@ type RequestInfo struct {
 	UserAgent  string
 	Origin     string
 	Language   string
-	Query      map[string]string
 }
 
 // Session is the actor that owns one Engine.IO session.

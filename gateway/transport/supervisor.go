@@ -35,7 +35,7 @@ func (a *supervisor) spawn(ctx actor.Context, m *spawnSession) {
 	sess := &Session{srv: srv, id: sid, info: m.info, ws: m.ws}
 	root := ctx.ActorSystem().Root
 	self := actor.NewPID(ctx.ActorSystem().Address(), ctx.Self().Id+"/"+sid)
-	sess.out = newOutbox(srv.cfg.MaxQueueBytes, srv.cfg.WriteTimeout, func(r Reason) {
+	sess.out = newOutbox(srv.cfg.MaxQueueBytes, srv.cfg.WriteTimeout, srv.writers, func(r Reason) {
 		root.Send(self, &closeSession{reason: r})
 	})
 	if m.ws != nil {
