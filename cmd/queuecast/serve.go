@@ -70,6 +70,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		ConnectTimeout:    cfg.ConnectTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		MaxQueueBytes:     cfg.MaxQueueBytes,
+		SocketSendBuffer:  cfg.SocketSendBuffer,
 		MetricsPublic:     cfg.MetricsPublic,
 		Logger:            log,
 		ActorLogger:       actorLogger(log),

@@ -55,6 +55,7 @@ type Config struct {
 	ConnectTimeout    time.Duration
 	WriteTimeout      time.Duration
 	MaxQueueBytes     int
+	SocketSendBuffer  int
 	// MetricsInterval is the loadBalancingMetrics period. Zero means 10s.
 	MetricsInterval time.Duration
 	MetricsPublic   bool
@@ -148,7 +149,8 @@ func New(cfg Config) (*Server, error) {
 	s.transport = transport.NewServer(s.System, transport.Config{
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxHTTPBufferSize,
 		UpgradeTimeout: cfg.UpgradeTimeout, WriteTimeout: cfg.WriteTimeout, MaxQueueBytes: cfg.MaxQueueBytes,
-		CheckOrigin: httpAPI.OriginAllowed, Logger: log,
+		SocketSendBuffer: cfg.SocketSendBuffer,
+		CheckOrigin:      httpAPI.OriginAllowed, Logger: log,
 	}, sockets.NewHandler)
 
 	bodyLimit := cfg.MaxHTTPBufferSize

@@ -23,6 +23,12 @@ type Config struct {
 	// MaxQueueBytes bounds the bytes queued for one client; beyond it the
 	// client is disconnected as a slow consumer. Zero means 1 MiB.
 	MaxQueueBytes int
+	// SocketSendBuffer sets SO_SNDBUF on WebSocket connections. A bounded
+	// kernel buffer makes a client that stops reading show up in its outbox
+	// (and be cut off) within seconds instead of after megabytes of kernel
+	// buffering. Zero means 64 KiB; negative leaves the kernel default
+	// (autotuned).
+	SocketSendBuffer int
 	// CheckOrigin decides whether a request's Origin header is allowed. An
 	// empty origin (non-browser clients) is always allowed. Nil allows all.
 	CheckOrigin func(origin string) bool
@@ -48,6 +54,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxQueueBytes <= 0 {
 		c.MaxQueueBytes = 1 << 20
+	}
+	if c.SocketSendBuffer == 0 {
+		c.SocketSendBuffer = 64 << 10
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -86,6 +86,43 @@ func (o *Outbox) Push(f *Frame) bool {
 	return true
 }
 
+// pushDeferred queues a frame from the session actor itself without waking
+// a writer; flushOwn, at the end of the actor's turn, writes it.
+func (o *Outbox) pushDeferred(f *Frame) bool {
+	o.mu.Lock()
+	if o.mode != modeWebSocket || o.closed || o.scheduled {
+		o.mu.Unlock()
+		return o.Push(f)
+	}
+	if o.queued+f.Size() > o.limit && len(o.queue) > 0 {
+		o.mu.Unlock()
+		o.fail(ReasonSlowConsumer)
+		return false
+	}
+	o.queue = append(o.queue, f)
+	o.queued += f.Size()
+	o.mu.Unlock()
+	return true
+}
+
+// flushOwn writes what the session actor queued during its turn, on the
+// actor's goroutine. The write is bounded like a pool write: a full socket
+// buffer moves the rest to a goroutine of the client's own.
+func (o *Outbox) flushOwn() {
+	o.mu.Lock()
+	if o.mode != modeWebSocket || o.scheduled || len(o.queue) == 0 {
+		o.mu.Unlock()
+		return
+	}
+	o.scheduled = true
+	o.mu.Unlock()
+	iov := iovPool.Get().(*net.Buffers)
+	*iov = o.pool.write(o, *iov)
+	iovPool.Put(iov)
+}
+
+var iovPool = sync.Pool{New: func() any { return new(net.Buffers) }}
+
 // poll answers a GET at once when packets are queued, or parks it until the
 // next Push. It reports false when a GET is already parked.
 func (o *Outbox) poll(reply chan<- pollResult) bool {

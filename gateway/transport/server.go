@@ -238,6 +238,9 @@ func (s *Server) serveWebSocket(c *websocket.Conn) {
 	if u, ok := raw.(interface{ UnsafeConn() net.Conn }); ok {
 		raw = u.UnsafeConn()
 	}
+	if tc, ok := raw.(*net.TCPConn); ok && s.cfg.SocketSendBuffer > 0 {
+		_ = tc.SetWriteBuffer(s.cfg.SocketSendBuffer)
+	}
 	conn := &wsConn{raw: raw}
 	info, _ := c.Locals(localsInfo).(*RequestInfo)
 	if info == nil {

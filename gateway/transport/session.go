@@ -81,7 +81,9 @@ func (s *Session) Transport() string {
 }
 
 // Push queues a frame for the client.
-func (s *Session) Push(f *Frame) bool { return s.out.Push(f) }
+// The frame is written when the current message has been handled, by this
+// actor itself, so a reply costs no hand-off to another goroutine.
+func (s *Session) Push(f *Frame) bool { return s.out.pushDeferred(f) }
 
 // Close ends the session.
 func (s *Session) Close(reason Reason) { s.close(reason) }
@@ -131,6 +133,7 @@ func (s *Session) Receive(ctx actor.Context) {
 		}
 	}
 	s.ctx = nil
+	s.out.flushOwn()
 }
 
 func (s *Session) start(ctx actor.Context) {
