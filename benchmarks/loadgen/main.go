@@ -93,7 +93,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.slowN, "slow-n", 5000, "slow: sockets in the room")
 	fs.Float64Var(&c.slowShare, "slow-share", 0.01, "slow: share of sockets that never read")
 	fs.Float64Var(&c.slowRate, "slow-rate", 10, "slow: broadcasts per second")
-	fs.DurationVar(&c.slowDur, "slow-duration", 30*time.Second, "slow: duration of the paced fan-out")
+	fs.DurationVar(&c.slowDur, "slow-duration", 60*time.Second, "slow: duration of the paced fan-out (the issue's 60 s)")
 	fs.IntVar(&c.slowPayload, "slow-payload", 1024, "slow: approximate event payload bytes")
 
 	fs.IntVar(&c.restWorkers, "rest-workers", 3, "rest: workers, one counter each (the Node peer has counters 1-3)")

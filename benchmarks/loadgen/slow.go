@@ -18,6 +18,26 @@ func runSlow(ctx context.Context, g *rig) *Result {
 	r := g.result("slow", fmt.Sprintf("%d sockets, %d never read, %g/s for %s, %d B payload",
 		n, stalled, rate, dur, g.cfg.slowPayload))
 	r.Params = map[string]any{"n": n, "stalled": stalled, "rate": rate, "broadcasts": m, "payload": g.cfg.slowPayload}
+	pad := strings.Repeat("x", max(g.cfg.slowPayload-40, 0))
+
+	// The clean run: the same room, rate and payload with every client
+	// reading, for half as long. The stalled run's healthy p99 is compared
+	// with its p99.
+	cleanP99 := -1.0
+	if stalled > 0 {
+		mc := max(m/2, 1)
+		clean, err := setupFanout(ctx, g, n, 0, mc)
+		if err != nil {
+			r.Status, r.Note = "error", "clean run: "+err.Error()
+			return r
+		}
+		g.settle()
+		g.logf("slow: clean run, %d broadcasts", mc)
+		cr := clean.broadcast(ctx, 0, mc, rate, pad, 0, &Result{})
+		cleanP99 = cr.lat.Quantile(0.99)
+		clean.close()
+	}
+
 	f, err := setupFanout(ctx, g, n, stalled, m)
 	if err != nil {
 		r.Status, r.Note = "error", err.Error()
@@ -46,11 +66,14 @@ func runSlow(ctx context.Context, g *rig) *Result {
 		}
 	}()
 	g.logf("slow: %s", r.Label)
-	pad := strings.Repeat("x", max(g.cfg.slowPayload-40, 0))
 	run := f.broadcast(ctx, 0, m, rate, pad, stalled, r)
 	close(stop)
 	<-sampled
 	run.report(r, g.cfg.pid > 0)
+	if cleanP99 >= 0 {
+		r.lower("clean run latency p99 (no stalled clients)", cleanP99, "ms")
+		r.info("healthy p99 / clean p99", run.lat.Quantile(0.99)/cleanP99, "")
+	}
 	r.info("server RSS before", float64(before.RSSKB)/1024, "MB")
 	r.lower("server RSS peak growth", float64(peak.Load()-before.RSSKB)/1024, "MB")
 
