@@ -35,11 +35,7 @@ func fixtureCommand() *cobra.Command {
 		Use:   "fixture",
 		Short: "Run the protocol fixture for the official Engine.IO and Socket.IO test suites",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig()
-			if err != nil {
-				return err
-			}
-			log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
+			_, log, err := loadConfigAndLogger()
 			if err != nil {
 				return err
 			}

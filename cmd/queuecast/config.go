@@ -54,6 +54,16 @@ func loadConfig() (config, error) {
 	return c, nil
 }
 
+// loadConfigAndLogger reads the environment and builds the logger from it.
+func loadConfigAndLogger() (config, *slog.Logger, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return cfg, nil, err
+	}
+	log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
+	return cfg, log, err
+}
+
 // newLogger builds the process logger from LOG_LEVEL and LOG_FORMAT.
 func newLogger(level, format string) (*slog.Logger, error) {
 	var lv slog.Level

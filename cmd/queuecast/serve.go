@@ -24,16 +24,12 @@ func serveCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the queue server (default command)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig()
+			cfg, log, err := loadConfigAndLogger()
 			if err != nil {
 				return err
 			}
 			if cmd.Flags().Changed("port") {
 				cfg.Port = port
-			}
-			log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
-			if err != nil {
-				return err
 			}
 			slog.SetDefault(log)
 			return serve(cmd.Context(), cfg, log)

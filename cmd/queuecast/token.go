@@ -50,11 +50,7 @@ func migrateCommand() *cobra.Command {
 		Use:   "migrate",
 		Short: "Apply database migrations (DATABASE_URL, or SQLite in DATA_DIR)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig()
-			if err != nil {
-				return err
-			}
-			log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
+			cfg, log, err := loadConfigAndLogger()
 			if err != nil {
 				return err
 			}
