@@ -32,7 +32,18 @@ func answer(ch chan pollResult, r pollResult) {
 }
 
 // wsAttach offers a WebSocket to a polling session: the start of an upgrade.
-type wsAttach struct{ conn *wsConn }
+// The session answers whether it took the WebSocket as its probe.
+type wsAttach struct {
+	conn  *wsConn
+	reply chan bool
+}
+
+func (m *wsAttach) reject() {
+	select {
+	case m.reply <- false:
+	default:
+	}
+}
 
 // wsMessage is one WebSocket message read by a connection's reader.
 type wsMessage struct {
@@ -63,6 +74,7 @@ type (
 	pongDeadline    struct{}
 	upgradeExpired  struct{}
 	probeGetExpired struct{}
+	lingerOver      struct{}
 )
 
 var (
@@ -70,6 +82,7 @@ var (
 	pongDeadlineMsg    = &pongDeadline{}
 	upgradeExpiredMsg  = &upgradeExpired{}
 	probeGetExpiredMsg = &probeGetExpired{}
+	lingerOverMsg      = &lingerOver{}
 )
 
 // wsConn is one WebSocket: the raw connection the outbox writes to.

@@ -124,7 +124,8 @@ func (o *Outbox) flushOwn() {
 var iovPool = sync.Pool{New: func() any { return new(net.Buffers) }}
 
 // poll answers a GET at once when packets are queued, or parks it until the
-// next Push. It reports false when a GET is already parked.
+// next Push. It reports false when a GET is already parked, or when the
+// outbox is closed and has nothing left for the client.
 func (o *Outbox) poll(reply chan<- pollResult) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -134,6 +135,9 @@ func (o *Outbox) poll(reply chan<- pollResult) bool {
 	if len(o.queue) > 0 {
 		reply <- pollResult{status: 200, body: o.drainPollingLocked()}
 		return true
+	}
+	if o.closed {
+		return false
 	}
 	o.waiter = reply
 	return true
@@ -184,10 +188,12 @@ func (o *Outbox) useWebSocket(conn net.Conn) {
 	}
 }
 
-// close queues the last frames, refuses any later Push and, on WebSocket,
-// closes the connection once they are written. On polling a parked GET is
-// answered with last[0] when given.
-func (o *Outbox) close(last ...*Frame) {
+// close queues the last frames and refuses any later Push. On WebSocket the
+// connection is closed once they are written. On polling, with keep, what
+// is queued plus last[0] (the close packet) goes to the parked GET or, if
+// none, to the next one; without keep a parked GET gets last[0] alone and
+// the backlog is dropped.
+func (o *Outbox) close(keep bool, last ...*Frame) {
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
@@ -196,13 +202,21 @@ func (o *Outbox) close(last ...*Frame) {
 	o.closed = true
 	if o.mode == modePolling {
 		w := o.waiter
+		if !keep {
+			clear(o.queue)
+			o.queue = o.queue[:0]
+			o.queued = 0
+		}
+		if len(last) > 0 && (keep || w != nil) {
+			o.queue = append(o.queue, last[0])
+		}
 		o.waiter = nil
+		var body []byte
+		if w != nil {
+			body = o.drainPollingLocked()
+		}
 		o.mu.Unlock()
 		if w != nil {
-			body := []byte{}
-			if len(last) > 0 {
-				body = last[0].appendPolling(body)
-			}
 			w <- pollResult{status: 200, body: body}
 		}
 		return

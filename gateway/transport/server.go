@@ -183,20 +183,48 @@ func (s *Server) servePost(c *fiber.Ctx) error {
 }
 
 // call sends a message carrying a reply channel and waits for the answer.
-// A session answers every such message, and one that reaches a stopped
-// session is answered by answerDeadLetters; the timeout is a last resort.
+// A session answers every such message, also for a while after it closed;
+// one that reaches a session already stopped is answered by
+// answerDeadLetters, or dropped by the runtime if it was queued as the actor
+// stopped. So the wait also ends when the session has gone from the
+// registry.
 func (s *Server) call(pid *actor.PID, mk func(chan pollResult) any) pollResult {
 	ch := make(chan pollResult, 1)
 	s.system.Root.Send(pid, mk(ch))
-	t := time.NewTimer(s.cfg.PingInterval + s.cfg.PingTimeout + 5*time.Second)
-	defer t.Stop()
-	select {
-	case r := <-ch:
-		return r
-	case <-s.closed:
-		return pollResult{status: 200, body: frameClose.appendPolling(nil)}
-	case <-t.C:
-		return pollResult{status: 400, body: errSessionUnknown}
+	gone := time.NewTicker(time.Second)
+	defer gone.Stop()
+	for {
+		select {
+		case r := <-ch:
+			return r
+		case <-s.closed:
+			return pollResult{status: 200, body: frameClose.appendPolling(nil)}
+		case <-gone.C:
+			if _, ok := s.system.ProcessRegistry.GetLocal(pid.Id); !ok {
+				return pollResult{status: 400, body: errSessionUnknown}
+			}
+		}
+	}
+}
+
+// attach offers a WebSocket to a polling session as its upgrade probe and
+// reports whether the session took it.
+func (s *Server) attach(pid *actor.PID, conn *wsConn) bool {
+	ch := make(chan bool, 1)
+	s.system.Root.Send(pid, &wsAttach{conn: conn, reply: ch})
+	gone := time.NewTicker(time.Second)
+	defer gone.Stop()
+	for {
+		select {
+		case ok := <-ch:
+			return ok
+		case <-s.closed:
+			return false
+		case <-gone.C:
+			if _, ok := s.system.ProcessRegistry.GetLocal(pid.Id); !ok {
+				return false
+			}
+		}
 	}
 }
 
@@ -252,10 +280,8 @@ func (s *Server) serveWebSocket(c *websocket.Conn) {
 			refuse(conn, 1011, "cannot start session")
 			return
 		}
-	} else if pid = s.lookup(sid); pid != nil {
-		s.system.Root.Send(pid, &wsAttach{conn: conn})
-	} else {
-		refuse(conn, 1008, "session unknown")
+	} else if pid = s.lookup(sid); pid == nil || !s.attach(pid, conn) {
+		refuse(conn, 1008, "upgrade refused")
 		return
 	}
 	c.SetReadLimit(int64(s.cfg.MaxPayload))

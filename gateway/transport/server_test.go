@@ -26,6 +26,11 @@ type echoHandler struct{ closed chan Reason }
 
 func (h *echoHandler) Open(*Session) {}
 func (h *echoHandler) Message(s *Session, p engineio.Packet) {
+	if string(p.Data) == "bye" {
+		s.Push(NewMessageFrame([]byte("bye-ack")))
+		s.Close(ReasonForcedClose)
+		return
+	}
 	if string(p.Data) == "flood" {
 		big := NewMessageFrame(bytes.Repeat([]byte("x"), 64<<10))
 		for i := 0; i < 200; i++ {
@@ -396,4 +401,44 @@ func TestGetRacingUpgradeIsRefused(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("5")))
 	require.Equal(t, 400, <-got)
+}
+
+// TestServerCloseOnPollingDeliversBacklog checks that what the server queued
+// before closing a polling session reaches the next GET, close packet last,
+// and that the session is gone afterwards.
+func TestServerCloseOnPollingDeliversBacklog(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
+	sid, _ := handshake(t, ts)
+	q := ts.url + "?EIO=4&transport=polling&sid=" + sid
+	status, _ := do(t, "POST", q, "4bye")
+	require.Equal(t, 200, status)
+	require.Equal(t, ReasonForcedClose, <-ts.handler.closed)
+	status, body := do(t, "GET", q, "")
+	require.Equal(t, 200, status)
+	require.Equal(t, "4bye-ack\x1e1", body)
+	status, _ = do(t, "GET", q, "")
+	require.Equal(t, 400, status)
+	status, _ = do(t, "POST", q, "4late")
+	require.Equal(t, 400, status, "a closed session refuses posts at once")
+}
+
+// TestUpgradeToClosedSessionIsRefused checks that a WebSocket offered to a
+// session that has just closed is closed by the server, not left open.
+func TestUpgradeToClosedSessionIsRefused(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
+	sid, _ := handshake(t, ts)
+	q := ts.url + "?EIO=4&transport=polling&sid=" + sid
+	status, _ := do(t, "POST", q, "4bye")
+	require.Equal(t, 200, status)
+	require.Equal(t, ReasonForcedClose, <-ts.handler.closed)
+	u := "ws" + strings.TrimPrefix(ts.url, "http") + "?EIO=4&transport=websocket&sid=" + sid
+	c, _, err := fws.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		return // refused at the handshake: also fine
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_, _, err = c.ReadMessage()
+	var ce *fws.CloseError
+	require.ErrorAs(t, err, &ce, "the probe is closed by the server, not by the read deadline")
 }

@@ -52,7 +52,8 @@ type Session struct {
 	probeGet     chan pollResult // a GET that arrived during the upgrade
 	upgraded     bool
 	awaitingPong bool
-	closed       bool
+	closed       bool // ended; the actor lingers briefly, then stops
+	stopping     bool // the actor is being stopped
 
 	pingTimer    *time.Timer
 	pongTimer    *time.Timer
@@ -114,6 +115,8 @@ func (s *Session) Receive(ctx actor.Context) {
 		}
 	case *upgradeExpired:
 		s.abortUpgrade()
+	case *lingerOver:
+		ctx.Stop(ctx.Self())
 	case *probeGetExpired:
 		s.answerProbeGet(pollResult{status: 200, body: frameNoop.appendPolling(nil)})
 	case *closeSession:
@@ -121,6 +124,7 @@ func (s *Session) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		// Stopped by the supervisor: either the server is shutting down or
 		// this actor failed (the supervisor stops, never restarts, a session).
+		s.stopping = true
 		if s.srv.closing.Load() {
 			s.close(ReasonServerShutdown)
 		} else {
@@ -196,7 +200,11 @@ func (s *Session) onPacket(p engineio.Packet) {
 func (s *Session) onPollGet(m *pollGet) {
 	switch {
 	case s.closed:
-		m.reject()
+		// What a server-side close left for the client (the close packet
+		// last) goes to the next GET; otherwise the session is gone.
+		if !s.out.poll(m.reply) {
+			m.reject()
+		}
 	case s.upgraded || s.ws != nil:
 		m.reply <- pollResult{status: 400, body: errBadRequest}
 	case s.probe != nil:
@@ -274,9 +282,10 @@ func (s *Session) onWSPing(m *wsPing) {
 
 func (s *Session) onWSAttach(m *wsAttach) {
 	if s.closed || s.ws != nil || s.probe != nil {
-		refuse(m.conn, wsframe.ClosePolicy, "upgrade refused")
+		m.reject()
 		return
 	}
+	m.reply <- true
 	s.probe = m.conn
 	self, root := s.ctx.Self(), s.ctx.ActorSystem().Root
 	s.upgradeTimer = time.AfterFunc(s.srv.cfg.UpgradeTimeout, func() { root.Send(self, upgradeExpiredMsg) })
@@ -355,11 +364,33 @@ func (s *Session) close(reason Reason) {
 	if reason == ReasonServerShutdown {
 		code = wsframe.CloseGoingAway
 	}
-	s.out.close(frameClose, &Frame{ws: wsframe.AppendClose(nil, code, string(reason))})
+	s.out.close(keepsBacklog(reason), frameClose, &Frame{ws: wsframe.AppendClose(nil, code, string(reason))})
 	s.srv.sessionClosed(s, reason)
-	if s.ctx != nil {
-		s.ctx.Stop(s.ctx.Self())
+	if s.ctx == nil || s.stopping {
+		return
 	}
+	// Linger before stopping: the runtime drops whatever is still in a
+	// stopped actor's mailbox, so requests already on their way (a POST, a
+	// GET, an upgrade) are answered by the closed session instead, and a
+	// polling client collects what a server-side close left it.
+	self, root := s.ctx.Self(), s.ctx.ActorSystem().Root
+	time.AfterFunc(closeLinger, func() { root.Send(self, lingerOverMsg) })
+}
+
+// closeLinger is how long a closed session keeps answering requests
+// before its actor stops.
+const closeLinger = time.Second
+
+// keepsBacklog reports whether a polling client still gets what was queued
+// when the session ended. A close the server decided on delivers it, close
+// packet last, as the reference server does; a dead, timed-out or
+// misbehaving client gets nothing more.
+func keepsBacklog(r Reason) bool {
+	switch r {
+	case ReasonForcedClose, ReasonServerShutdown, ReasonHandlerPanic:
+		return true
+	}
+	return false
 }
 
 // probeGetHold is how long a GET that arrives during an upgrade is held

@@ -76,18 +76,32 @@ func (w *writers) run() {
 			w.mu.Unlock()
 			return
 		}
-		n := copy(batch[:], w.ready[w.head:])
-		clear(w.ready[w.head : w.head+n])
-		w.head += n
-		if w.head == len(w.ready) {
-			w.ready, w.head = w.ready[:0], 0
-		}
+		n := w.takeLocked(batch[:])
 		w.mu.Unlock()
 		for i := 0; i < n; i++ {
 			iov = w.write(batch[i], iov)
 			batch[i] = nil
 		}
 	}
+}
+
+// takeLocked moves up to len(batch) outboxes from the front of the ready
+// list into batch. Lock held.
+func (w *writers) takeLocked(batch []*Outbox) int {
+	n := copy(batch, w.ready[w.head:])
+	clear(w.ready[w.head : w.head+n])
+	w.head += n
+	switch {
+	case w.head == len(w.ready):
+		w.ready, w.head = w.ready[:0], 0
+	case w.head >= 1024 && w.head*2 >= len(w.ready):
+		// Under steady load the list never empties: drop the consumed
+		// prefix so it does not grow without bound.
+		k := copy(w.ready, w.ready[w.head:])
+		clear(w.ready[k:])
+		w.ready, w.head = w.ready[:k], 0
+	}
+	return n
 }
 
 // write writes one outbox's queue and reschedules it if more arrived.
