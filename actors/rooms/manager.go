@@ -56,6 +56,8 @@ func (m *Manager) Receive(ctx actor.Context) {
 		m.leaveAll(ctx, msg)
 	case *Publish:
 		m.publish(ctx, msg)
+	case *deliver:
+		m.forward(ctx, msg)
 	case *GetStats:
 		m.stats(msg)
 	default:
@@ -107,11 +109,11 @@ func (m *Manager) shrink(ctx actor.Context, name string, ref *roomRef) {
 }
 
 func (m *Manager) publish(ctx actor.Context, msg *Publish) {
-	var pids []*actor.PID
 	recipients := 0
+	var names []string
 	for _, name := range msg.Rooms {
 		if ref, ok := m.rooms[name]; ok {
-			pids = append(pids, ref.pid)
+			names = append(names, name)
 			recipients += ref.size
 		}
 	}
@@ -120,14 +122,26 @@ func (m *Manager) publish(ctx actor.Context, msg *Publish) {
 	if msg.Reply != nil {
 		msg.Reply <- recipients
 	}
-	if len(pids) == 0 {
+	if len(names) == 0 {
 		return
 	}
-	d := &deliver{broadcast: msg.Broadcast, except: msg.Except, next: pids[1:]}
-	if len(pids) > 1 {
+	d := &deliver{broadcast: msg.Broadcast, except: msg.Except, next: names}
+	if len(names) > 1 {
 		d.seen = make(map[string]struct{}, recipients)
 	}
-	ctx.Send(pids[0], d)
+	m.forward(ctx, d)
+}
+
+// forward passes a delivery to the next of its rooms that still exists.
+func (m *Manager) forward(ctx actor.Context, d *deliver) {
+	for len(d.next) > 0 {
+		name := d.next[0]
+		d.next = d.next[1:]
+		if ref, ok := m.rooms[name]; ok {
+			ctx.Send(ref.pid, d)
+			return
+		}
+	}
 }
 
 func (m *Manager) stats(msg *GetStats) {

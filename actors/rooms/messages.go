@@ -81,11 +81,14 @@ type Stats struct {
 }
 
 // deliver is what the manager sends a room to fan a broadcast out. For a
-// publish to several rooms, rooms are visited in turn: each skips the
-// sockets already reached (seen) and passes the rest of the list on.
+// publish to several rooms, the room hands it back to the manager, which
+// passes it to the next room in next that still exists; each room skips the
+// sockets already reached (seen). Going through the manager keeps every hop
+// ordered with joins and leaves, so a room stopped meanwhile is skipped
+// rather than swallowing the rest of the publish.
 type deliver struct {
 	broadcast *Broadcast
 	except    string
-	next      []*actor.PID
+	next      []string
 	seen      map[string]struct{}
 }

@@ -66,9 +66,7 @@ func (r *room) leave(ctx actor.Context, m *Leave) {
 func (r *room) deliver(ctx actor.Context, m *deliver) {
 	r.fanOut(m.broadcast, m.except, m.seen)
 	if len(m.next) > 0 {
-		next := m.next[0]
-		m.next = m.next[1:]
-		ctx.Send(next, m)
+		ctx.Send(ctx.Parent(), m)
 	}
 }
 

@@ -181,3 +181,26 @@ func benchmarkRoomBroadcast(b *testing.B, n int) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(int64(n)*int64(b.N)), "ns/delivery")
 }
+
+// TestPublishSurvivesARoomStoppingMidway publishes to three rooms while the
+// middle one loses its last member: the third room must still get it.
+func TestPublishSurvivesARoomStoppingMidway(t *testing.T) {
+	sys := quietSystem()
+	mgr := sys.Root.Spawn(NewManagerProps(nil, nil))
+	replies := make(chan any, 16)
+	pid := joiner(t, sys, replies)
+	first, middle, last := &sink{}, &sink{}, &sink{}
+	for _, j := range []struct {
+		room, id string
+		out      *sink
+	}{{"r1", "a", first}, {"r2", "b", middle}, {"r3", "c", last}} {
+		sys.Root.Send(mgr, &Join{Room: j.room, Member: Member{SocketID: j.id, PID: pid, Outbox: j.out}})
+		<-replies
+	}
+	// Queued back to back: the leave stops r2 before r1 has passed the
+	// delivery on.
+	sys.Root.Send(mgr, &Publish{Rooms: []string{"r1", "r2", "r3"}, Broadcast: &Broadcast{Event: "e"}})
+	sys.Root.Send(mgr, &LeaveAll{SocketID: "b", Rooms: []string{"r2"}})
+	require.Eventually(t, func() bool { return last.n.Load() == 1 }, time.Second, time.Millisecond)
+	require.Equal(t, int64(1), first.n.Load())
+}
