@@ -45,6 +45,11 @@ const (
 	maxMessage    = 1000
 	maxStack      = 4000
 	maxInfoString = 256
+	// maxRoomsPerSocket bounds the rooms one socket may be in.
+	maxRoomsPerSocket = 64
+	// clientErrorLogs is how many clientError reports one socket may log
+	// per minute; more are acked but not logged.
+	clientErrorLogs = 10
 )
 
 func (h *Hub) joinDashboard(s *sio.Socket, ev *sio.Event) {
@@ -158,7 +163,7 @@ func (h *Hub) leaveRoom(s *sio.Socket, ev *sio.Event) {
 		c.onDash = false
 	}
 	c.nextRef++
-	c.pending[c.nextRef] = pendingAck{ev: ev, leave: true}
+	c.pending[c.nextRef] = []*sio.Event{ev}
 	s.Context().Send(h.cfg.Rooms, &rooms.Leave{Room: room, SocketID: s.ID(), ReplyTo: s.Context().Self(), Ref: c.nextRef})
 }
 
@@ -181,8 +186,17 @@ func (h *Hub) clientError(s *sio.Socket, ev *sio.Event) {
 		fail(s, ev, err.Error())
 		return
 	}
-	h.cfg.Logger.Warn("client error", slog.String("sid", s.ID()), slog.Int64("client", c.rec.ClientID),
-		slog.String("message", msg), slog.String("stack", stack))
+	now := time.Now()
+	if now.Sub(c.errWindow) > time.Minute {
+		if c.errLogged > clientErrorLogs {
+			h.cfg.Logger.Warn("client errors not logged", slog.String("sid", s.ID()), slog.Int("count", c.errLogged-clientErrorLogs))
+		}
+		c.errWindow, c.errLogged = now, 0
+	}
+	if c.errLogged++; c.errLogged <= clientErrorLogs {
+		h.cfg.Logger.Warn("client error", slog.String("sid", s.ID()), slog.Int64("client", c.rec.ClientID),
+			slog.String("message", msg), slog.String("stack", stack))
+	}
 	s.AckJSON(ev, okAck{Success: true})
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -124,14 +125,13 @@ type conn struct {
 	id      auth.Identity
 	rec     clients.Record
 	rooms   map[string]struct{}
-	pending map[uint64]pendingAck
+	joining map[string]uint64 // room -> ref of the join in flight
+	pending map[uint64][]*sio.Event
 	nextRef uint64
 	onDash  bool
-}
 
-type pendingAck struct {
-	ev    *sio.Event
-	leave bool
+	errWindow time.Time // clientError log rate limit
+	errLogged int
 }
 
 func state(s *sio.Socket) *conn { return s.Data.(*conn) }
@@ -142,7 +142,8 @@ func (h *Hub) onConnect(s *sio.Socket, _ json.RawMessage) {
 	c := &conn{
 		id:      id,
 		rooms:   make(map[string]struct{}, 4),
-		pending: make(map[uint64]pendingAck),
+		joining: make(map[string]uint64),
+		pending: make(map[uint64][]*sio.Event),
 		rec: clients.Record{
 			SocketID:    s.ID(),
 			ClientID:    h.clientSeq.Add(1),
@@ -224,12 +225,22 @@ func (h *Hub) publishRecord(s *sio.Socket, c *conn) {
 func (h *Hub) join(s *sio.Socket, ev *sio.Event, room string, announce *rooms.Broadcast, toSelf bool) {
 	c := state(s)
 	if _, ok := c.rooms[room]; ok {
+		if ref, inFlight := c.joining[room]; inFlight {
+			// Acked with the first one, once the join is in effect.
+			c.pending[ref] = append(c.pending[ref], ev)
+			return
+		}
 		ackOK(s, ev, room)
+		return
+	}
+	if len(c.rooms) >= maxRoomsPerSocket {
+		fail(s, ev, "too many rooms: leave one first")
 		return
 	}
 	c.rooms[room] = struct{}{}
 	c.nextRef++
-	c.pending[c.nextRef] = pendingAck{ev: ev}
+	c.joining[room] = c.nextRef
+	c.pending[c.nextRef] = []*sio.Event{ev}
 	s.Context().Send(h.cfg.Rooms, &rooms.Join{Room: room, Member: member(s), Announce: announce, AnnounceToSelf: toSelf, Ref: c.nextRef})
 }
 
@@ -240,22 +251,28 @@ func (h *Hub) onReceive(s *sio.Socket, msg any) {
 		if m.Room == RoomAll {
 			return
 		}
-		p, ok := c.pending[m.Ref]
+		evs := c.pending[m.Ref]
 		delete(c.pending, m.Ref)
+		if c.joining[m.Room] == m.Ref {
+			delete(c.joining, m.Room)
+		}
 		h.publishRecord(s, c)
 		h.cfg.Logger.Info("room joined", slog.String("sid", s.ID()), slog.Int64("client", c.rec.ClientID),
 			slog.String("room", m.Room), slog.Int("members", m.Size), slog.Int("rooms", len(c.rooms)))
-		if ok {
-			ackOK(s, p.ev, m.Room)
+		for _, ev := range evs {
+			ackOK(s, ev, m.Room)
 		}
 	case *rooms.Left:
-		p, ok := c.pending[m.Ref]
+		evs := c.pending[m.Ref]
 		delete(c.pending, m.Ref)
 		h.publishRecord(s, c)
 		h.cfg.Logger.Info("room left", slog.String("sid", s.ID()), slog.String("room", m.Room), slog.Int("members", m.Size))
-		if ok {
-			ackOK(s, p.ev, m.Room)
+		for _, ev := range evs {
+			ackOK(s, ev, m.Room)
 		}
+	case *transport.Upgraded:
+		c.rec.Transport = s.Session().Transport()
+		h.publishRecord(s, c)
 	}
 }
 

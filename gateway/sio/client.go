@@ -141,6 +141,12 @@ func (c *client) Receive(s *transport.Session, msg any) {
 		if !c.everJoined {
 			s.Close(transport.ReasonForcedClose)
 		}
+	case *transport.Upgraded:
+		for _, sock := range c.sockets {
+			if sock.nsp.OnReceive != nil {
+				sock.nsp.OnReceive(sock, msg)
+			}
+		}
 	case Targeted:
 		for _, sock := range c.sockets {
 			if sock.id == m.TargetSocket() {

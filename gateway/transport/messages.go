@@ -89,3 +89,9 @@ var (
 type wsConn struct {
 	raw net.Conn
 }
+
+// Upgraded is handed to the session's Handler (through Receive) once the
+// session has moved from polling to WebSocket.
+type Upgraded struct{}
+
+var upgradedMsg = &Upgraded{}

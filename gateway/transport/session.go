@@ -307,6 +307,7 @@ func (s *Session) onProbeMessage(m *wsMessage) {
 		s.answerProbeGet(pollResult{status: 400, body: errBadRequest})
 		s.out.useWebSocket(s.ws.raw)
 		s.srv.cfg.Logger.Debug("transport upgraded", slog.String("sid", s.id))
+		s.handler.Receive(s, upgradedMsg)
 	default:
 		s.abortUpgrade()
 	}
