@@ -140,7 +140,8 @@ func (s *Server) serveGet(c *fiber.Ctx) error {
 		if sid != "" && s.lookup(sid) == nil {
 			return reply(c, 400, errSessionUnknown)
 		}
-		c.Locals(localsInfo, requestInfo(c, "websocket"))
+		c.Locals(localsInfo, &upgradeRequest{info: requestInfo(c, "websocket"), sid: sid})
+		stripForUpgrade(c)
 		return s.ws(c)
 	}
 	var pid *actor.PID
@@ -236,7 +237,39 @@ func answerDeadLetters(evt any) {
 	}
 }
 
-const localsInfo = "queuecast.requestInfo"
+const localsInfo = "queuecast.upgrade"
+
+// upgradeRequest carries what the WebSocket reader needs from the upgrade
+// request.
+type upgradeRequest struct {
+	info *RequestInfo
+	sid  string
+}
+
+// upgradeHeaders are the request headers the WebSocket handshake reads.
+var upgradeHeaders = map[string]bool{
+	"Connection": true, "Upgrade": true, "Sec-Websocket-Key": true, "Sec-Websocket-Version": true,
+	"Sec-Websocket-Extensions": true, "Sec-Websocket-Protocol": true,
+}
+
+// stripForUpgrade drops every query parameter, cookie and header the
+// handshake does not read. contrib/websocket copies all of them into maps
+// that live as long as the connection; queuecast has already taken what it
+// needs (requestInfo), so keeping them would only cost memory per socket.
+func stripForUpgrade(c *fiber.Ctx) {
+	c.Context().QueryArgs().Reset()
+	h := &c.Request().Header
+	h.DelAllCookies()
+	var drop []string
+	h.VisitAll(func(k, _ []byte) {
+		if !upgradeHeaders[string(k)] {
+			drop = append(drop, string(k))
+		}
+	})
+	for _, k := range drop {
+		h.Del(k)
+	}
+}
 
 func requestInfo(c *fiber.Ctx, transport string) *RequestInfo {
 	info := &RequestInfo{
@@ -270,12 +303,13 @@ func (s *Server) serveWebSocket(c *websocket.Conn) {
 		_ = tc.SetWriteBuffer(s.cfg.SocketSendBuffer)
 	}
 	conn := &wsConn{raw: raw}
-	info, _ := c.Locals(localsInfo).(*RequestInfo)
-	if info == nil {
-		info = &RequestInfo{Transport: "websocket"}
+	req, _ := c.Locals(localsInfo).(*upgradeRequest)
+	if req == nil {
+		req = &upgradeRequest{info: &RequestInfo{Transport: "websocket"}}
 	}
+	info := req.info
 	var pid *actor.PID
-	if sid := c.Query("sid"); sid == "" {
+	if sid := req.sid; sid == "" {
 		if pid = s.spawn(info, conn); pid == nil {
 			refuse(conn, 1011, "cannot start session")
 			return
