@@ -21,6 +21,13 @@ var databases = []struct {
 	{"postgres", postgresDB},
 }
 
+// forEachDatabase runs test once on SQLite and once on PostgreSQL.
+func forEachDatabase(t *testing.T, test func(*testing.T, func(*testing.T) persistence.Config)) {
+	for _, d := range databases {
+		t.Run(d.name, func(t *testing.T) { test(t, d.db) })
+	}
+}
+
 // 1,000 concurrent creations over three services: numbers per service are
 // unique and gap-free.
 func TestConcurrentCreationNumbersAreGapFree(t *testing.T) {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"github.com/queuecast/queuecast/persistence"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -141,8 +142,10 @@ func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 // Live events reach the right rooms, once per socket even when it is in
 // several of them.
-func TestLiveEventsInRooms(t *testing.T) {
-	h := start(t, server.Config{Database: sqliteDB(t)})
+func TestLiveEventsInRooms(t *testing.T) { forEachDatabase(t, testLiveEventsInRooms) }
+
+func testLiveEventsInRooms(t *testing.T, db func(*testing.T) persistence.Config) {
+	h := start(t, server.Config{Database: db(t)})
 	c1 := h.counters()["Counter 1"].ID
 
 	var staffEv, guestEv, ownerEv []event
@@ -220,11 +223,13 @@ func TestLiveEventsInRooms(t *testing.T) {
 // The other ticket moves reach the ticket's service room (both of them for a
 // transfer), the dashboard and the owner's room, once per socket, and
 // nobody else.
-func TestLiveTicketMovesInRooms(t *testing.T) {
+func TestLiveTicketMovesInRooms(t *testing.T) { forEachDatabase(t, testLiveTicketMovesInRooms) }
+
+func testLiveTicketMovesInRooms(t *testing.T, db func(*testing.T) persistence.Config) {
 	var now atomic.Pointer[time.Time]
 	set := func(v time.Time) { now.Store(&v) }
 	set(time.Date(2026, 3, 10, 8, 0, 0, 0, time.UTC))
-	h := start(t, server.Config{Database: sqliteDB(t), Queue: queue.Config{Clock: func() time.Time { return *now.Load() }}})
+	h := start(t, server.Config{Database: db(t), Queue: queue.Config{Clock: func() time.Time { return *now.Load() }}})
 	c1 := h.counters()["Counter 1"].ID // Finance and Registrar
 	owner := h.token(auth.Identity{UserID: "cust-1", Role: auth.RoleCustomer})
 	stranger := h.token(auth.Identity{UserID: "cust-2", Role: auth.RoleCustomer})

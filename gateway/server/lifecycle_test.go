@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"github.com/queuecast/queuecast/persistence"
 	"strings"
 	"testing"
 
@@ -11,8 +12,10 @@ import (
 	"github.com/queuecast/queuecast/gateway/server"
 )
 
-func TestLifecycleOverHTTP(t *testing.T) {
-	h := start(t, server.Config{Database: sqliteDB(t)})
+func TestLifecycleOverHTTP(t *testing.T) { forEachDatabase(t, testLifecycleOverHTTP) }
+
+func testLifecycleOverHTTP(t *testing.T, db func(*testing.T) persistence.Config) {
+	h := start(t, server.Config{Database: db(t)})
 	admin, staff := h.admin, h.staff
 	h.expect(200, "GET", "/ready", "", nil, nil)
 

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"github.com/queuecast/queuecast/persistence"
 	"testing"
 	"time"
 
@@ -39,9 +40,11 @@ type metricsBody struct {
 // GET /api/admin/metrics carries per service the day's counts, the arrival
 // rate and utilisation, and per counter its state, the day's counts, a load
 // score and, for an overloaded service, a recommendation.
-func TestMetricsServicesAndCounters(t *testing.T) {
+func TestMetricsServicesAndCounters(t *testing.T) { forEachDatabase(t, testMetricsServicesAndCounters) }
+
+func testMetricsServicesAndCounters(t *testing.T, db func(*testing.T) persistence.Config) {
 	// The broadcaster never ticks here: every GET collects afresh.
-	h := start(t, server.Config{Database: sqliteDB(t), MetricsInterval: time.Hour})
+	h := start(t, server.Config{Database: db(t), MetricsInterval: time.Hour})
 	cs := h.counters()
 	c1, c2, c3 := cs["Counter 1"].ID, cs["Counter 2"].ID, cs["Counter 3"].ID
 	h.expect(200, "PATCH", "/api/counters/"+c3, h.admin, map[string]any{"status": "paused"}, nil)

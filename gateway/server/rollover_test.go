@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"github.com/queuecast/queuecast/persistence"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,11 +14,13 @@ import (
 
 // At the end of the service day (Africa/Nairobi) waiting tickets expire and
 // numbering restarts at 1; a ticket being served is left alone.
-func TestServiceDayRollover(t *testing.T) {
+func TestServiceDayRollover(t *testing.T) { forEachDatabase(t, testServiceDayRollover) }
+
+func testServiceDayRollover(t *testing.T, db func(*testing.T) persistence.Config) {
 	var now atomic.Pointer[time.Time]
 	set := func(v time.Time) { now.Store(&v) }
 	set(time.Date(2026, 3, 10, 20, 0, 0, 0, time.UTC)) // 23:00 in Nairobi
-	h := start(t, server.Config{Database: sqliteDB(t), Queue: queue.Config{
+	h := start(t, server.Config{Database: db(t), Queue: queue.Config{
 		Clock: func() time.Time { return *now.Load() },
 	}})
 	c1 := h.counters()["Counter 1"].ID

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"github.com/queuecast/queuecast/persistence"
 	"sync"
 	"testing"
 
@@ -51,8 +52,10 @@ func TestActiveTicketCapIsAtomic(t *testing.T) {
 // A staff token carrying counterId acts only on that counter: call-next,
 // status changes and moves of the ticket it serves. Admins and unbound staff
 // act on any counter.
-func TestStaffBoundToCounter(t *testing.T) {
-	h := start(t, server.Config{Database: sqliteDB(t)})
+func TestStaffBoundToCounter(t *testing.T) { forEachDatabase(t, testStaffBoundToCounter) }
+
+func testStaffBoundToCounter(t *testing.T, db func(*testing.T) persistence.Config) {
+	h := start(t, server.Config{Database: db(t)})
 	cs := h.counters()
 	c1, c2 := cs["Counter 1"].ID, cs["Counter 2"].ID
 	bound := h.token(auth.Identity{UserID: "staff-ann", Role: auth.RoleStaff, CounterID: c1})
