@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/queuecast/queuecast/persistence/pgtest"
 	"io"
 	"net"
 	"net/http"
@@ -46,7 +47,7 @@ type process struct {
 	done chan struct{}
 }
 
-func startProcess(t *testing.T, dataDir string) *process {
+func startProcess(t *testing.T, dataDir, databaseURL string) *process {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -56,7 +57,7 @@ func startProcess(t *testing.T, dataDir string) *process {
 	p := &process{t: t, base: "http://127.0.0.1:" + strconv.Itoa(port), log: &bytes.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], "-test.run=^$")
 	p.cmd.Env = append(os.Environ(), childEnv+"=1", "DATA_DIR="+dataDir, "JWT_SECRET="+crashSecret,
-		"PORT="+strconv.Itoa(port), "LOG_LEVEL=warn", "NODE_NAME=crash")
+		"PORT="+strconv.Itoa(port), "LOG_LEVEL=warn", "NODE_NAME=crash", "DATABASE_URL="+databaseURL)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	require.NoError(t, p.cmd.Start())
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
@@ -139,12 +140,17 @@ func TestSIGKILLDuringLoadKeepsInvariants(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts server processes")
 	}
+	t.Run("sqlite", func(t *testing.T) { testSIGKILL(t, "") })
+	t.Run("postgres", func(t *testing.T) { testSIGKILL(t, pgtest.DSN(t)) })
+}
+
+func testSIGKILL(t *testing.T, databaseURL string) {
 	dataDir := t.TempDir()
 	authority := auth.NewAuthority([]byte(crashSecret))
 	staff, err := authority.Issue(auth.Identity{UserID: "staff-crash", Role: auth.RoleStaff}, time.Hour)
 	require.NoError(t, err)
 
-	p := startProcess(t, dataDir)
+	p := startProcess(t, dataDir, databaseURL)
 	var counters struct{ Items []crashCounter }
 	code, out, err := call(context.Background(), p.base, "GET", "/api/counters", "", nil)
 	require.NoError(t, err)
@@ -212,7 +218,7 @@ func TestSIGKILLDuringLoadKeepsInvariants(t *testing.T) {
 	wg.Wait()
 	t.Logf("killed after %d tickets created, %d called, %d completed", len(created), len(called), len(completed))
 
-	p = startProcess(t, dataDir)
+	p = startProcess(t, dataDir, databaseURL)
 	all := map[string]crashTicket{}
 	for offset := 0; ; offset += 1000 {
 		var page struct {

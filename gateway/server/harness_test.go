@@ -3,15 +3,11 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
+	"github.com/queuecast/queuecast/persistence/pgtest"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -43,33 +39,7 @@ func sqliteDB(t *testing.T) persistence.Config {
 // It skips when PostgreSQL is unreachable, unless CI=true.
 func postgresDB(t *testing.T) persistence.Config {
 	t.Helper()
-	dsn := os.Getenv("QUEUECAST_TEST_PG")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	db, err := sql.Open("pgx", dsn)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL unreachable: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (CI=true fails instead): %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "qc_srv_" + hex.EncodeToString(b[:])
-	_, err = db.ExecContext(ctx, `CREATE SCHEMA `+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() { _, _ = db.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`) })
-	u, err := url.Parse(dsn)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return persistence.Config{DatabaseURL: u.String(), MaxOpenConns: 16}
+	return persistence.Config{DatabaseURL: pgtest.DSN(t), MaxOpenConns: 16}
 }
 
 func start(t *testing.T, cfg server.Config) *harness {
