@@ -2,11 +2,7 @@ package persistence
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
+	"github.com/queuecast/queuecast/persistence/pgtest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -41,44 +37,11 @@ func openTestSQLite(t *testing.T) (Store, func() Store) {
 	return open(), open
 }
 
-const defaultTestPG = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// openTestPostgres creates a schema of its own in the test database and
-// points search_path at it, so that tests run in parallel and leave nothing
-// behind. When PostgreSQL is unreachable it fails under CI=true and skips
-// otherwise.
+// openTestPostgres opens a store on a schema of its own (package pgtest), so
+// that tests run in parallel and leave nothing behind.
 func openTestPostgres(t *testing.T) (Store, func() Store) {
 	t.Helper()
-	dsn := os.Getenv("QUEUECAST_TEST_PG")
-	if dsn == "" {
-		dsn = defaultTestPG
-	}
-	admin, err := sql.Open("pgx", dsn)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = admin.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL at QUEUECAST_TEST_PG is unreachable: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (set CI=true to fail instead): %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "qc_test_" + hex.EncodeToString(b[:])
-	_, err = admin.ExecContext(ctx, `CREATE SCHEMA `+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
-		require.NoError(t, err)
-	})
-	u, err := url.Parse(dsn)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	cfg := Config{DatabaseURL: u.String(), MaxOpenConns: 8}
+	cfg := Config{DatabaseURL: pgtest.DSN(t), MaxOpenConns: 8}
 	open := func() Store {
 		s, err := Open(context.Background(), cfg)
 		require.NoError(t, err)
