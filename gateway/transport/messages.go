@@ -24,7 +24,7 @@ func (m *pollPost) reject() { answer(m.reply, pollResult{status: 400, body: errS
 
 // answer replies without blocking: a reply channel holds one answer and the
 // first one wins.
-func answer(ch chan pollResult, r pollResult) {
+func answer(ch chan<- pollResult, r pollResult) {
 	select {
 	case ch <- r:
 	default:

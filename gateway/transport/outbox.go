@@ -143,6 +143,15 @@ func (o *Outbox) poll(reply chan<- pollResult) bool {
 	return true
 }
 
+// takeWaiter removes and returns the parked GET, if any.
+func (o *Outbox) takeWaiter() chan<- pollResult {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	w := o.waiter
+	o.waiter = nil
+	return w
+}
+
 // releasePoll answers a parked GET with f alone (a noop or a close).
 func (o *Outbox) releasePoll(f *Frame) {
 	o.mu.Lock()

@@ -46,12 +46,13 @@ type Session struct {
 	ctx     actor.Context
 	out     *Outbox
 
-	ws           *wsConn         // active WebSocket, nil on polling
-	probe        *wsConn         // WebSocket being upgraded to
-	probed       bool            // "2probe" answered, waiting for "5"
-	probeGet     chan pollResult // a GET that arrived during the upgrade
+	ws           *wsConn           // active WebSocket, nil on polling
+	probe        *wsConn           // WebSocket being upgraded to
+	probed       bool              // "2probe" answered, waiting for "5"
+	probeGet     chan<- pollResult // a GET held during the upgrade
 	upgraded     bool
 	awaitingPong bool
+	pongGrace    bool // the deadline may still be pushed back once
 	closed       bool // ended; the actor lingers briefly, then stops
 	stopping     bool // the actor is being stopped
 
@@ -166,6 +167,7 @@ func (s *Session) onPingTick() {
 		return
 	}
 	s.awaitingPong = true
+	s.pongGrace = true
 	s.out.Push(framePing)
 	s.pongTimer.Reset(s.srv.cfg.PingTimeout)
 }
@@ -183,6 +185,13 @@ func (s *Session) onPong() {
 func (s *Session) onPacket(p engineio.Packet) {
 	switch p.Type {
 	case engineio.Message:
+		if s.awaitingPong && s.pongGrace {
+			// A client busy sending is alive: like the reference server,
+			// the first message while a pong is due pushes the deadline
+			// back once.
+			s.pongGrace = false
+			s.pongTimer.Reset(s.srv.cfg.PingTimeout)
+		}
 		s.handler.Message(s, p)
 	case engineio.Pong:
 		s.onPong()
@@ -212,13 +221,7 @@ func (s *Session) onPollGet(m *pollGet) {
 		// "2probe" and "5" the client sent before this GET may still be on
 		// their way. A real client sends no new GET once it probes. Hold
 		// the GET briefly; "5" answers it 400, otherwise it gets a noop.
-		if s.probeGet != nil {
-			m.reply <- pollResult{status: 400, body: errBadRequest}
-			return
-		}
-		s.probeGet = m.reply
-		self, root := s.ctx.Self(), s.ctx.ActorSystem().Root
-		time.AfterFunc(probeGetHold, func() { root.Send(self, probeGetExpiredMsg) })
+		s.holdGet(m.reply)
 	default:
 		if !s.out.poll(m.reply) {
 			m.reply <- pollResult{status: 400, body: errBadRequest}
@@ -299,7 +302,11 @@ func (s *Session) onProbeMessage(m *wsMessage) {
 	case !m.binary && !s.probed && string(m.data) == "2probe":
 		s.probed = true
 		writeDirect(s.probe, probeReply)
-		s.out.releasePoll(frameNoop)
+		// The GET parked before the probe is held like one arriving now:
+		// it may be a request the client sent after its "5".
+		if w := s.out.takeWaiter(); w != nil {
+			s.holdGet(w)
+		}
 	case !m.binary && s.probed && string(m.data) == "5":
 		s.upgradeTimer.Stop()
 		s.ws, s.probe, s.probed, s.upgraded = s.probe, nil, false, true
@@ -398,6 +405,18 @@ func keepsBacklog(r Reason) bool {
 // before it is released with a noop (the reference server re-sends its
 // noop every 100ms).
 const probeGetHold = 100 * time.Millisecond
+
+// holdGet holds a GET during an upgrade: "5" answers it 400, otherwise it
+// gets a noop after probeGetHold. A second one is refused at once.
+func (s *Session) holdGet(reply chan<- pollResult) {
+	if s.probeGet != nil {
+		answer(reply, pollResult{status: 400, body: errBadRequest})
+		return
+	}
+	s.probeGet = reply
+	self, root := s.ctx.Self(), s.ctx.ActorSystem().Root
+	time.AfterFunc(probeGetHold, func() { root.Send(self, probeGetExpiredMsg) })
+}
 
 func (s *Session) answerProbeGet(r pollResult) {
 	if s.probeGet != nil {
