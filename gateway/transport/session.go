@@ -377,10 +377,16 @@ func (s *Session) close(reason Reason) {
 	if s.ctx == nil || s.stopping {
 		return
 	}
-	// Linger before stopping: the runtime drops whatever is still in a
-	// stopped actor's mailbox, so requests already on their way (a POST, a
-	// GET, an upgrade) are answered by the closed session instead, and a
-	// polling client collects what a server-side close left it.
+	if s.ws != nil {
+		// Nothing of a WebSocket session's client waits in the mailbox:
+		// HTTP handlers that raced the close give up once it is gone.
+		s.ctx.Stop(s.ctx.Self())
+		return
+	}
+	// A polling session lingers before stopping: the runtime drops whatever
+	// is still in a stopped actor's mailbox, so requests already on their
+	// way (a POST, a GET, an upgrade) are answered by the closed session
+	// instead, and the client collects what a server-side close left it.
 	self, root := s.ctx.Self(), s.ctx.ActorSystem().Root
 	time.AfterFunc(closeLinger, func() { root.Send(self, lingerOverMsg) })
 }
