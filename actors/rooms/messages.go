@@ -10,7 +10,7 @@ type Member struct {
 }
 
 // Join adds a member to a room, creating the room if needed. The room answers
-// the member's PID with Joined. When Announce is set, the room delivers it
+// the member's PID with Joined, unless Quiet is set. When Announce is set, the room delivers it
 // after the join: to the other members, and to the new one too when
 // AnnounceToSelf is set.
 type Join struct {
@@ -19,6 +19,7 @@ type Join struct {
 	Announce       *Broadcast
 	AnnounceToSelf bool
 	Ref            uint64
+	Quiet          bool
 }
 
 // Joined answers Join.

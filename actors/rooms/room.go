@@ -39,7 +39,9 @@ func (r *room) join(ctx actor.Context, m *Join) {
 		r.index[m.Member.SocketID] = len(r.members)
 		r.members = append(r.members, m.Member)
 	}
-	ctx.Send(m.Member.PID, &Joined{Room: r.name, SocketID: m.Member.SocketID, Size: len(r.members), Ref: m.Ref})
+	if !m.Quiet {
+		ctx.Send(m.Member.PID, &Joined{Room: r.name, SocketID: m.Member.SocketID, Size: len(r.members), Ref: m.Ref})
+	}
 	if m.Announce != nil {
 		except := m.Member.SocketID
 		if m.AnnounceToSelf {

@@ -160,7 +160,7 @@ func (h *Hub) onConnect(s *sio.Socket, _ json.RawMessage) {
 	}
 	s.Data = c
 	total := h.connected.Add(1)
-	s.Context().Send(h.cfg.Rooms, &rooms.Join{Room: RoomAll, Member: member(s)})
+	s.Context().Send(h.cfg.Rooms, &rooms.Join{Room: RoomAll, Member: member(s), Quiet: true})
 	_ = s.EmitJSON("connected", connectedEvent{
 		SocketID:       s.ID(),
 		ClientID:       c.rec.ClientID,
@@ -248,9 +248,6 @@ func (h *Hub) onReceive(s *sio.Socket, msg any) {
 	c := state(s)
 	switch m := msg.(type) {
 	case *rooms.Joined:
-		if m.Room == RoomAll {
-			return
-		}
 		evs := c.pending[m.Ref]
 		delete(c.pending, m.Ref)
 		if c.joining[m.Room] == m.Ref {

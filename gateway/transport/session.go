@@ -153,7 +153,7 @@ func (s *Session) start(ctx actor.Context) {
 		PingTimeout:  s.srv.cfg.PingTimeout.Milliseconds(),
 		MaxPayload:   int64(s.srv.cfg.MaxPayload),
 	})
-	s.out.Push(NewFrame(engineio.Packet{Type: engineio.Open, Data: hs}))
+	s.out.pushDeferred(NewFrame(engineio.Packet{Type: engineio.Open, Data: hs}))
 	self := ctx.Self()
 	root := ctx.ActorSystem().Root
 	s.pingTimer = time.AfterFunc(s.srv.cfg.PingInterval, func() { root.Send(self, pingTickMsg) })
