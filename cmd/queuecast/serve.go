@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -117,5 +116,3 @@ func jwtSecret(cfg config) (secret []byte, generated bool, err error) {
 	}
 	return secret, true, nil
 }
-
-var errUsage = errors.New("usage")

@@ -310,7 +310,6 @@ func (s *Session) onProbeMessage(m *wsMessage) {
 	case !m.binary && s.probed && string(m.data) == "5":
 		s.upgradeTimer.Stop()
 		s.ws, s.probe, s.probed, s.upgraded = s.probe, nil, false, true
-		s.out.releasePoll(frameNoop)
 		s.answerProbeGet(pollResult{status: 400, body: errBadRequest})
 		s.out.useWebSocket(s.ws.raw)
 		s.srv.cfg.Logger.Debug("transport upgraded", slog.String("sid", s.id))
