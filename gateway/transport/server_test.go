@@ -146,8 +146,7 @@ func TestBadRequests(t *testing.T) {
 
 func TestPollingEcho(t *testing.T) {
 	ts := startServer(t, fastConfig())
-	sid, _ := handshake(t, ts)
-	q := ts.url + "?EIO=4&transport=polling&sid=" + sid
+	_, q := pollingSession(t, ts)
 	status, body := do(t, "POST", q, "4hello\x1ebAQIDBA==\x1e4again")
 	require.Equal(t, 200, status)
 	require.Equal(t, "ok", body)
@@ -158,8 +157,7 @@ func TestPollingEcho(t *testing.T) {
 
 func TestPollingInvalidBodyClosesSession(t *testing.T) {
 	ts := startServer(t, fastConfig())
-	sid, _ := handshake(t, ts)
-	q := ts.url + "?EIO=4&transport=polling&sid=" + sid
+	_, q := pollingSession(t, ts)
 	status, _ := do(t, "POST", q, "abc")
 	require.Equal(t, 400, status)
 	require.Equal(t, ReasonParseError, <-ts.handler.closed)
@@ -169,8 +167,7 @@ func TestPollingInvalidBodyClosesSession(t *testing.T) {
 
 func TestPollingPayloadTooLarge(t *testing.T) {
 	ts := startServer(t, fastConfig())
-	sid, _ := handshake(t, ts)
-	q := ts.url + "?EIO=4&transport=polling&sid=" + sid
+	_, q := pollingSession(t, ts)
 	status, _ := do(t, "POST", q, "4"+strings.Repeat("x", 1000))
 	require.Equal(t, 413, status)
 	require.Equal(t, ReasonPayloadTooLarge, <-ts.handler.closed)
@@ -178,13 +175,8 @@ func TestPollingPayloadTooLarge(t *testing.T) {
 
 func TestDuplicateGetClosesSession(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
-	sid, _ := handshake(t, ts)
-	q := ts.url + "?EIO=4&transport=polling&sid=" + sid
-	first := make(chan string, 1)
-	go func() {
-		_, body := do(t, "GET", q, "")
-		first <- body
-	}()
+	_, q := pollingSession(t, ts)
+	first := getAsync(t, q)
 	// The first GET must be parked before the second arrives; nothing
 	// observable says it is, so give it a moment.
 	time.Sleep(50 * time.Millisecond)
@@ -196,8 +188,7 @@ func TestDuplicateGetClosesSession(t *testing.T) {
 
 func TestPollingHeartbeatAndTimeout(t *testing.T) {
 	ts := startServer(t, fastConfig())
-	sid, _ := handshake(t, ts)
-	q := ts.url + "?EIO=4&transport=polling&sid=" + sid
+	_, q := pollingSession(t, ts)
 	for i := 0; i < 3; i++ {
 		status, body := do(t, "GET", q, "")
 		require.Equal(t, 200, status)
@@ -212,13 +203,8 @@ func TestPollingHeartbeatAndTimeout(t *testing.T) {
 
 func TestPollingClientClose(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
-	sid, _ := handshake(t, ts)
-	q := ts.url + "?EIO=4&transport=polling&sid=" + sid
-	got := make(chan string, 1)
-	go func() {
-		_, body := do(t, "GET", q, "")
-		got <- body
-	}()
+	_, q := pollingSession(t, ts)
+	got := getAsync(t, q)
 	// The GET must be parked when the close arrives; nothing observable
 	// says it is, so give it a moment (the official suite does the same).
 	time.Sleep(50 * time.Millisecond)
@@ -226,6 +212,34 @@ func TestPollingClientClose(t *testing.T) {
 	require.Equal(t, 200, status)
 	require.Equal(t, "6", <-got)
 	require.Equal(t, ReasonClientClose, <-ts.handler.closed)
+}
+
+// pollingSession opens a polling session and returns its id and URL.
+func pollingSession(t *testing.T, ts *testServer) (sid, url string) {
+	t.Helper()
+	sid, _ = handshake(t, ts)
+	return sid, ts.url + "?EIO=4&transport=polling&sid=" + sid
+}
+
+// getAsync issues a GET in the background; the channel gets its body.
+func getAsync(t *testing.T, url string) <-chan string {
+	got := make(chan string, 1)
+	go func() {
+		_, body := do(t, "GET", url, "")
+		got <- body
+	}()
+	return got
+}
+
+// probe opens the upgrade WebSocket of a polling session and exchanges
+// 2probe/3probe on it.
+func probe(t *testing.T, ts *testServer, sid string) *fws.Conn {
+	t.Helper()
+	c := dial(t, ts, "?EIO=4&transport=websocket&sid="+sid)
+	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("2probe")))
+	_, msg := read(t, c)
+	require.Equal(t, "3probe", msg)
+	return c
 }
 
 func dial(t *testing.T, ts *testServer, query string) *fws.Conn {
@@ -293,18 +307,14 @@ func TestWebSocketMessageTooLarge(t *testing.T) {
 
 func TestUpgrade(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
-	sid, _ := handshake(t, ts)
-	q := ts.url + "?EIO=4&transport=polling&sid=" + sid
-	c := dial(t, ts, "?EIO=4&transport=websocket&sid="+sid)
-	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("2probe")))
-	_, msg := read(t, c)
-	require.Equal(t, "3probe", msg)
+	sid, q := pollingSession(t, ts)
+	c := probe(t, ts, sid)
 	status, body := do(t, "GET", q, "")
 	require.Equal(t, 200, status)
 	require.Equal(t, "6", body, "a GET during the upgrade is released with a noop")
 	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("5")))
 	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("4hello")))
-	_, msg = read(t, c)
+	_, msg := read(t, c)
 	require.Equal(t, "4hello", msg)
 	status, _ = do(t, "GET", q, "")
 	require.Equal(t, 400, status, "polling is refused once upgraded")
@@ -315,17 +325,13 @@ func TestUpgrade(t *testing.T) {
 
 func TestUpgradeFlushesPacketsQueuedForPolling(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
-	sid, _ := handshake(t, ts)
-	q := ts.url + "?EIO=4&transport=polling&sid=" + sid
-	c := dial(t, ts, "?EIO=4&transport=websocket&sid="+sid)
-	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("2probe")))
-	_, msg := read(t, c)
-	require.Equal(t, "3probe", msg)
+	sid, q := pollingSession(t, ts)
+	c := probe(t, ts, sid)
 	// Queued while the client has stopped polling.
 	status, _ := do(t, "POST", q, "4queued")
 	require.Equal(t, 200, status)
 	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("5")))
-	_, msg = read(t, c)
+	_, msg := read(t, c)
 	require.Equal(t, "4queued", msg)
 }
 
@@ -352,13 +358,8 @@ func TestShutdownSendsClosePacket(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
 	c := dial(t, ts, "?EIO=4&transport=websocket")
 	read(t, c)
-	sid, _ := handshake(t, ts)
-	q := ts.url + "?EIO=4&transport=polling&sid=" + sid
-	polled := make(chan string, 1)
-	go func() {
-		_, body := do(t, "GET", q, "")
-		polled <- body
-	}()
+	_, q := pollingSession(t, ts)
+	polled := getAsync(t, q)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -386,12 +387,8 @@ func TestShutdownSendsClosePacket(t *testing.T) {
 // and the "5" answers it 400 rather than a noop.
 func TestGetRacingUpgradeIsRefused(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
-	sid, _ := handshake(t, ts)
-	q := ts.url + "?EIO=4&transport=polling&sid=" + sid
-	c := dial(t, ts, "?EIO=4&transport=websocket&sid="+sid)
-	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("2probe")))
-	_, msg := read(t, c)
-	require.Equal(t, "3probe", msg)
+	sid, q := pollingSession(t, ts)
+	c := probe(t, ts, sid)
 	got := make(chan int, 1)
 	go func() {
 		status, _ := do(t, "GET", q, "")
@@ -408,8 +405,7 @@ func TestGetRacingUpgradeIsRefused(t *testing.T) {
 // and that the session is gone afterwards.
 func TestServerCloseOnPollingDeliversBacklog(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
-	sid, _ := handshake(t, ts)
-	q := ts.url + "?EIO=4&transport=polling&sid=" + sid
+	_, q := pollingSession(t, ts)
 	status, _ := do(t, "POST", q, "4bye")
 	require.Equal(t, 200, status)
 	require.Equal(t, ReasonForcedClose, <-ts.handler.closed)
@@ -426,8 +422,7 @@ func TestServerCloseOnPollingDeliversBacklog(t *testing.T) {
 // session that has just closed is closed by the server, not left open.
 func TestUpgradeToClosedSessionIsRefused(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
-	sid, _ := handshake(t, ts)
-	q := ts.url + "?EIO=4&transport=polling&sid=" + sid
+	sid, q := pollingSession(t, ts)
 	status, _ := do(t, "POST", q, "4bye")
 	require.Equal(t, 200, status)
 	require.Equal(t, ReasonForcedClose, <-ts.handler.closed)
