@@ -3,6 +3,7 @@ package queue
 import (
 	"errors"
 	"fmt"
+	"github.com/queuecast/queuecast/actors/ask"
 	"log/slog"
 	"sort"
 	"time"
@@ -105,19 +106,14 @@ func Start(cfg Config) (*Queues, error) {
 // Stop stops the actors.
 func (q *Queues) Stop() error { return q.env.sys.Root.PoisonFuture(q.registry).Wait() }
 
-// askActor sends a message carrying a reply channel and waits a bounded time.
+// askActor asks a queue actor, bounded by askTimeout; a timeout is
+// ErrTimeout (503).
 func askActor[T any](e *env, pid *actor.PID, mk func(chan T) any) (T, error) {
-	ch := make(chan T, 1)
-	e.sys.Root.Send(pid, mk(ch))
-	t := time.NewTimer(askTimeout)
-	defer t.Stop()
-	select {
-	case v := <-ch:
-		return v, nil
-	case <-t.C:
-		var zero T
-		return zero, ErrTimeout
+	v, err := ask.Ask(e.sys, pid, askTimeout, mk)
+	if err != nil {
+		return v, ErrTimeout
 	}
+	return v, nil
 }
 
 // Now is the queue clock.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"github.com/queuecast/queuecast/actors/ask"
 	"log/slog"
 	"strings"
 	"time"
@@ -192,23 +193,20 @@ func (a *API) ready(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ready"})
 }
 
-// ask sends a message carrying a reply channel and waits a bounded time.
-func ask[T any](sys *actor.ActorSystem, pid *actor.PID, mk func(chan T) any) (T, error) {
-	ch := make(chan T, 1)
-	sys.Root.Send(pid, mk(ch))
-	t := time.NewTimer(5 * time.Second)
-	defer t.Stop()
-	select {
-	case v := <-ch:
-		return v, nil
-	case <-t.C:
-		var zero T
-		return zero, fiber.NewError(fiber.StatusServiceUnavailable, "timed out")
+// askTimeout bounds an HTTP handler's wait for an actor.
+const askTimeout = 5 * time.Second
+
+// askFor asks an actor on behalf of a handler: a timeout is 503.
+func askFor[T any](sys *actor.ActorSystem, pid *actor.PID, mk func(chan T) any) (T, error) {
+	v, err := ask.Ask(sys, pid, askTimeout, mk)
+	if err != nil {
+		return v, fiber.NewError(fiber.StatusServiceUnavailable, "timed out")
 	}
+	return v, nil
 }
 
 func (a *API) listClients(c *fiber.Ctx) error {
-	recs, err := ask(a.cfg.System, a.cfg.Directory, func(ch chan []clients.Record) any { return &clients.List{Reply: ch} })
+	recs, err := askFor(a.cfg.System, a.cfg.Directory, func(ch chan []clients.Record) any { return &clients.List{Reply: ch} })
 	if err != nil {
 		return err
 	}
@@ -216,7 +214,7 @@ func (a *API) listClients(c *fiber.Ctx) error {
 }
 
 func (a *API) getClient(c *fiber.Ctx) error {
-	rec, err := ask(a.cfg.System, a.cfg.Directory, func(ch chan *clients.Record) any {
+	rec, err := askFor(a.cfg.System, a.cfg.Directory, func(ch chan *clients.Record) any {
 		return &clients.Get{SocketID: c.Params("socketId"), Reply: ch}
 	})
 	if err != nil {
@@ -258,7 +256,7 @@ func (a *API) broadcast(c *fiber.Ctx) error {
 	if len(req.Data) > 0 {
 		b.Data = []byte(req.Data)
 	}
-	n, err := ask(a.cfg.System, a.cfg.Rooms, func(ch chan int) any {
+	n, err := askFor(a.cfg.System, a.cfg.Rooms, func(ch chan int) any {
 		return &rooms.Publish{Rooms: []string{room}, Broadcast: b, Reply: ch}
 	})
 	if err != nil {

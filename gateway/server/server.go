@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"github.com/queuecast/queuecast/actors/ask"
 	"log/slog"
 	"net"
 	"runtime"
@@ -251,13 +252,9 @@ type eventRates struct {
 }
 
 func (s *Server) collect() any {
-	ch := make(chan rooms.Stats, 1)
-	s.System.Root.Send(s.rooms, &rooms.GetStats{Reply: ch})
-	var st rooms.Stats
-	select {
-	case st = <-ch:
-	case <-time.After(time.Second):
-	}
+	// On a timeout the room figures are left empty rather than holding the
+	// snapshot back.
+	st, _ := ask.Ask(s.System, s.rooms, time.Second, func(ch chan rooms.Stats) any { return &rooms.GetStats{Reply: ch} })
 	delete(st.Sizes, realtime.RoomAll)
 	n := st.Rooms
 	if n > 0 && st.Sizes != nil {
