@@ -55,17 +55,9 @@ func newOutbox(limit int, writeTimeout time.Duration, pool *writers, onFail func
 // frame overflowed the queue (the session is then being failed).
 func (o *Outbox) Push(f *Frame) bool {
 	o.mu.Lock()
-	if o.closed {
-		o.mu.Unlock()
+	if !o.appendLocked(f) {
 		return false
 	}
-	if o.queued+f.Size() > o.limit && len(o.queue) > 0 {
-		o.mu.Unlock()
-		o.fail(ReasonSlowConsumer)
-		return false
-	}
-	o.queue = append(o.queue, f)
-	o.queued += f.Size()
 	switch {
 	case o.mode == modeWebSocket:
 		if !o.scheduled {
@@ -86,13 +78,13 @@ func (o *Outbox) Push(f *Frame) bool {
 	return true
 }
 
-// pushDeferred queues a frame from the session actor itself without waking
-// a writer; flushOwn, at the end of the actor's turn, writes it.
-func (o *Outbox) pushDeferred(f *Frame) bool {
-	o.mu.Lock()
-	if o.mode != modeWebSocket || o.closed || o.scheduled {
+// appendLocked queues f within the byte limit. On false the lock has been
+// released: the outbox is closed, or f overflowed it and the session is
+// being failed as a slow consumer. On true the lock is still held.
+func (o *Outbox) appendLocked(f *Frame) bool {
+	if o.closed {
 		o.mu.Unlock()
-		return o.Push(f)
+		return false
 	}
 	if o.queued+f.Size() > o.limit && len(o.queue) > 0 {
 		o.mu.Unlock()
@@ -101,6 +93,20 @@ func (o *Outbox) pushDeferred(f *Frame) bool {
 	}
 	o.queue = append(o.queue, f)
 	o.queued += f.Size()
+	return true
+}
+
+// pushDeferred queues a frame from the session actor itself without waking
+// a writer; flushOwn, at the end of the actor's turn, writes it.
+func (o *Outbox) pushDeferred(f *Frame) bool {
+	o.mu.Lock()
+	if o.mode != modeWebSocket || o.scheduled {
+		o.mu.Unlock()
+		return o.Push(f)
+	}
+	if !o.appendLocked(f) {
+		return false
+	}
 	o.mu.Unlock()
 	return true
 }

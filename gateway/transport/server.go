@@ -192,20 +192,9 @@ func (s *Server) servePost(c *fiber.Ctx) error {
 func (s *Server) call(pid *actor.PID, mk func(chan pollResult) any) pollResult {
 	ch := make(chan pollResult, 1)
 	s.system.Root.Send(pid, mk(ch))
-	gone := time.NewTicker(time.Second)
-	defer gone.Stop()
-	for {
-		select {
-		case r := <-ch:
-			return r
-		case <-s.closed:
-			return pollResult{status: 200, body: frameClose.appendPolling(nil)}
-		case <-gone.C:
-			if _, ok := s.system.ProcessRegistry.GetLocal(pid.Id); !ok {
-				return pollResult{status: 400, body: errSessionUnknown}
-			}
-		}
-	}
+	return awaitSession(s, pid, ch,
+		pollResult{status: 200, body: frameClose.appendPolling(nil)},
+		pollResult{status: 400, body: errSessionUnknown})
 }
 
 // attach offers a WebSocket to a polling session as its upgrade probe and
@@ -213,22 +202,28 @@ func (s *Server) call(pid *actor.PID, mk func(chan pollResult) any) pollResult {
 func (s *Server) attach(pid *actor.PID, conn *wsConn) bool {
 	ch := make(chan bool, 1)
 	s.system.Root.Send(pid, &wsAttach{conn: conn, reply: ch})
+	return awaitSession(s, pid, ch, false, false)
+}
+
+// awaitSession waits for a session's answer on ch. It gives onShutdown when
+// the server has stopped every session, and onGone once the session has
+// left the registry without answering (the runtime dropped the request).
+func awaitSession[T any](s *Server, pid *actor.PID, ch <-chan T, onShutdown, onGone T) T {
 	gone := time.NewTicker(time.Second)
 	defer gone.Stop()
 	for {
 		select {
-		case ok := <-ch:
-			return ok
+		case r := <-ch:
+			return r
 		case <-s.closed:
-			return false
+			return onShutdown
 		case <-gone.C:
 			if _, ok := s.system.ProcessRegistry.GetLocal(pid.Id); !ok {
-				return false
+				return onGone
 			}
 		}
 	}
 }
-
 func answerDeadLetters(evt any) {
 	if dl, ok := evt.(*actor.DeadLetterEvent); ok {
 		if r, ok := dl.Message.(replier); ok {
