@@ -549,27 +549,38 @@ func (s *sqlStore) conflictOnUnique(op string, err error, kind error) error {
 }
 
 func (s *sqlStore) RecallTicket(ctx context.Context, ticketID string, by Stamp) (Ticket, error) {
-	const op = "recall ticket"
 	at := by.at()
+	return s.step(ctx, "recall ticket", ticketID, TicketServing,
+		`recall_count = recall_count + 1, last_called_at = ?`, []any{at},
+		func(cur Ticket) TicketEvent {
+			return TicketEvent{TicketID: ticketID, Type: EventRecalled, At: at, Actor: by.actor(), CounterID: cur.CounterID}
+		})
+}
+
+// step runs a move that changes the ticket row alone: the ticket must be in
+// status from, set is the UPDATE's SET clause (its arguments in setArgs), and
+// the update is conditional on the status, so a concurrent move makes it
+// fail rather than overwrite. The event is appended in the same transaction.
+func (s *sqlStore) step(ctx context.Context, op, ticketID string, from TicketStatus, set string, setArgs []any,
+	event func(cur Ticket) TicketEvent) (Ticket, error) {
 	var t Ticket
 	err := s.tx(ctx, op, func(tx *sqlx.Tx) error {
 		cur, err := s.loadTicket(ctx, tx, ticketID)
 		if err != nil {
 			return err
 		}
-		if cur.Status != TicketServing {
+		if cur.Status != from {
 			return opErr(op, ErrIllegalMove)
 		}
-		n, err := s.exec(ctx, tx, `UPDATE tickets SET recall_count = recall_count + 1, last_called_at = ?
-			WHERE id = ? AND status = ? AND counter_id = ?`, at, ticketID, TicketServing, cur.CounterID)
+		args := append(append([]any{}, setArgs...), ticketID, from)
+		n, err := s.exec(ctx, tx, `UPDATE tickets SET `+set+` WHERE id = ? AND status = ?`, args...)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			return opErr(op, ErrIllegalMove)
 		}
-		if err := s.addEvent(ctx, tx, TicketEvent{TicketID: ticketID, Type: EventRecalled, At: at,
-			Actor: by.actor(), CounterID: cur.CounterID}); err != nil {
+		if err := s.addEvent(ctx, tx, event(cur)); err != nil {
 			return err
 		}
 		t, err = s.loadTicket(ctx, tx, ticketID)
@@ -657,32 +668,12 @@ func (s *sqlStore) leaveCounter(ctx context.Context, op, ticketID string, status
 }
 
 func (s *sqlStore) CancelTicket(ctx context.Context, ticketID string, by Stamp) (Ticket, error) {
-	const op = "cancel ticket"
 	at := by.at()
-	var t Ticket
-	err := s.tx(ctx, op, func(tx *sqlx.Tx) error {
-		cur, err := s.loadTicket(ctx, tx, ticketID)
-		if err != nil {
-			return err
-		}
-		if cur.Status != TicketWaiting {
-			return opErr(op, ErrIllegalMove)
-		}
-		n, err := s.exec(ctx, tx, `UPDATE tickets SET status = ?, ended_at = ? WHERE id = ? AND status = ?`,
-			TicketCancelled, at, ticketID, TicketWaiting)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return opErr(op, ErrIllegalMove)
-		}
-		if err := s.addEvent(ctx, tx, TicketEvent{TicketID: ticketID, Type: EventCancelled, At: at, Actor: by.actor()}); err != nil {
-			return err
-		}
-		t, err = s.loadTicket(ctx, tx, ticketID)
-		return err
-	})
-	return t, err
+	return s.step(ctx, "cancel ticket", ticketID, TicketWaiting,
+		`status = ?, ended_at = ?`, []any{TicketCancelled, at},
+		func(Ticket) TicketEvent {
+			return TicketEvent{TicketID: ticketID, Type: EventCancelled, At: at, Actor: by.actor()}
+		})
 }
 
 // expireChunk bounds the ids in one IN list.
