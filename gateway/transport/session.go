@@ -54,6 +54,7 @@ type Session struct {
 	awaitingPong bool
 	pongGrace    bool // the deadline may still be pushed back once
 	closed       bool // ended; the actor lingers briefly, then stops
+	pushed       bool // frames queued this turn, for flushOwn
 	stopping     bool // the actor is being stopped
 
 	pingTimer    *time.Timer
@@ -85,7 +86,10 @@ func (s *Session) Transport() string {
 // Push queues a frame for the client.
 // The frame is written when the current message has been handled, by this
 // actor itself, so a reply costs no hand-off to another goroutine.
-func (s *Session) Push(f *Frame) bool { return s.out.pushDeferred(f) }
+func (s *Session) Push(f *Frame) bool {
+	s.pushed = true
+	return s.out.pushDeferred(f)
+}
 
 // Close ends the session.
 func (s *Session) Close(reason Reason) { s.close(reason) }
@@ -138,7 +142,10 @@ func (s *Session) Receive(ctx actor.Context) {
 		}
 	}
 	s.ctx = nil
-	s.out.flushOwn()
+	if s.pushed {
+		s.pushed = false
+		s.out.flushOwn()
+	}
 }
 
 func (s *Session) start(ctx actor.Context) {
@@ -153,7 +160,7 @@ func (s *Session) start(ctx actor.Context) {
 		PingTimeout:  s.srv.cfg.PingTimeout.Milliseconds(),
 		MaxPayload:   int64(s.srv.cfg.MaxPayload),
 	})
-	s.out.pushDeferred(NewFrame(engineio.Packet{Type: engineio.Open, Data: hs}))
+	s.Push(NewFrame(engineio.Packet{Type: engineio.Open, Data: hs}))
 	self := ctx.Self()
 	root := ctx.ActorSystem().Root
 	s.pingTimer = time.AfterFunc(s.srv.cfg.PingInterval, func() { root.Send(self, pingTickMsg) })
