@@ -1,7 +1,5 @@
 package transport
 
-import "net"
-
 // Messages a session actor receives from HTTP handlers, WebSocket readers and
 // its own timers. Those that carry a reply channel implement replier, so that
 // a message that reaches a stopped session is still answered (see
@@ -84,11 +82,6 @@ var (
 	probeGetExpiredMsg = &probeGetExpired{}
 	lingerOverMsg      = &lingerOver{}
 )
-
-// wsConn is one WebSocket: the raw connection the outbox writes to.
-type wsConn struct {
-	raw net.Conn
-}
 
 // Upgraded is handed to the session's Handler (through Receive) once the
 // session has moved from polling to WebSocket.

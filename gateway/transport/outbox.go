@@ -38,7 +38,8 @@ type Outbox struct {
 	writeTimeout time.Duration
 	pool         *writers
 	mode         outboxMode
-	conn         net.Conn
+	conn         net.Conn // ws.raw
+	ws           *wsConn
 	scheduled    bool // in the pool's ready list, being written, or on the slow path
 	closed       bool
 	closeConn    bool
@@ -189,10 +190,11 @@ func (o *Outbox) drainPollingLocked() []byte {
 
 // useWebSocket switches the outbox to a WebSocket connection and flushes
 // whatever was queued for polling.
-func (o *Outbox) useWebSocket(conn net.Conn) {
+func (o *Outbox) useWebSocket(ws *wsConn) {
 	o.mu.Lock()
 	o.mode = modeWebSocket
-	o.conn = conn
+	o.conn = ws.raw
+	o.ws = ws
 	start := len(o.queue) > 0 && !o.scheduled
 	if start {
 		o.scheduled = true
@@ -261,7 +263,7 @@ func (o *Outbox) fail(reason Reason) {
 	clear(o.queue)
 	o.queue = o.queue[:0]
 	o.queued = 0
-	conn := o.conn
+	ws := o.ws
 	w := o.waiter
 	o.waiter = nil
 	o.mu.Unlock()
@@ -270,8 +272,8 @@ func (o *Outbox) fail(reason Reason) {
 	if o.onFail != nil {
 		o.onFail(reason)
 	}
-	if conn != nil {
-		_ = conn.Close()
+	if ws != nil {
+		ws.close()
 	}
 	if w != nil {
 		w <- pollResult{status: 200, body: frameClose.appendPolling(nil)}
@@ -286,10 +288,10 @@ func (o *Outbox) take() (batch []*Frame, conn net.Conn, done bool) {
 	if len(o.queue) == 0 || o.failed {
 		o.scheduled = false
 		closeConn := o.closeConn && !o.failed
-		conn := o.conn
+		ws := o.ws
 		o.mu.Unlock()
 		if closeConn {
-			_ = conn.Close()
+			ws.close()
 		}
 		return nil, nil, true
 	}
@@ -313,10 +315,10 @@ func (o *Outbox) finish() (again bool) {
 	}
 	o.scheduled = false
 	closeConn := o.closeConn && !o.failed
-	conn := o.conn
+	ws := o.ws
 	o.mu.Unlock()
 	if closeConn {
-		_ = conn.Close()
+		ws.close()
 	}
 	return false
 }

@@ -39,7 +39,7 @@ func BenchmarkOutboxWrite(b *testing.B) {
 	pool := newWriters(1)
 	defer pool.close()
 	o := newOutbox(64<<20, 10*time.Second, pool, func(r Reason) { b.Errorf("outbox failed: %s", r) })
-	o.useWebSocket(conn)
+	o.useWebSocket(&wsConn{raw: conn})
 	f := NewMessageFrame([]byte(`2["tick",{"t":1700000000000000000,"seq":12345}]`))
 	want := int64(f.Size()) * int64(b.N)
 	b.SetBytes(int64(f.Size()))

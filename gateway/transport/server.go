@@ -6,13 +6,13 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	fws "github.com/fasthttp/websocket"
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 )
@@ -28,7 +28,6 @@ var (
 	errTooLarge         = []byte(`{"code":3,"message":"Payload too large"}`)
 	errShuttingDown     = []byte(`{"code":3,"message":"Server shutting down"}`)
 	okBody              = []byte("ok")
-	errReadLimit        = fws.ErrReadLimit
 )
 
 // Server is an Engine.IO server mounted on a Fiber router.
@@ -40,6 +39,7 @@ type Server struct {
 	ws         fiber.Handler
 
 	writers  *writers
+	pollers  *pollers // nil: a goroutine reads each WebSocket
 	closing  atomic.Bool
 	closed   chan struct{} // closed once every session has stopped
 	sessions atomic.Int64
@@ -55,13 +55,18 @@ func NewServer(system *actor.ActorSystem, cfg Config, newHandler HandlerFactory)
 		actor.WithSupervisor(sessionStrategy(s.cfg.Logger)),
 	))
 	s.ws = websocket.New(s.serveWebSocket, websocket.Config{
-		// Small: gorilla reads through fasthttp's own 4 KiB buffer, which
-		// the hijacked connection keeps; a second large buffer per idle
-		// connection would only cost memory.
-		ReadBufferSize:  256,
-		WriteBufferSize: 1024,
+		// The library connection only does the handshake: frames are
+		// read by wsConn and written by the outbox, so its buffers stay
+		// small.
+		ReadBufferSize:  64,
+		WriteBufferSize: 64,
 		WriteBufferPool: &sync.Pool{},
 	})
+	if ps, err := newPollers(pollerCount()); err == nil {
+		s.pollers = ps
+	} else {
+		s.cfg.Logger.Info("websocket poller unavailable, one reader goroutine per connection", slog.Any("err", err))
+	}
 	system.EventStream.Subscribe(answerDeadLetters)
 	return s
 }
@@ -69,8 +74,12 @@ func NewServer(system *actor.ActorSystem, cfg Config, newHandler HandlerFactory)
 // Sessions returns the number of open sessions.
 func (s *Server) Sessions() int64 { return s.sessions.Load() }
 
-// Mount registers the Engine.IO endpoint at path.
-func (s *Server) Mount(r fiber.Router, path string) {
+// Mount registers the Engine.IO endpoint at path. WebSockets outlive their
+// upgrade handler (a poller reads them), so the app's HTTP server is told to
+// keep hijacked connections open.
+func (s *Server) Mount(app *fiber.App, path string) {
+	app.Server().KeepHijackedConns = true
+	r := app
 	r.Get(path, s.serveGet)
 	r.Post(path, s.servePost)
 	r.All(path, func(c *fiber.Ctx) error { return reply(c, 400, errBadHandshake) })
@@ -97,6 +106,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 	s.writers.close()
+	if s.pollers != nil {
+		s.pollers.close()
+	}
 	return nil
 }
 
@@ -284,28 +296,32 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// serveWebSocket is the reader of one WebSocket, for its whole life: it
-// starts a session (or offers itself to an existing one for an upgrade),
-// then forwards every message to the session actor.
+// serveWebSocket runs once per WebSocket, after the handshake: it starts a
+// session (or offers the connection to an existing one for an upgrade) and
+// hands the connection to a poller, which reads it from then on; without a
+// poller it reads the connection itself until it closes.
 func (s *Server) serveWebSocket(c *websocket.Conn) {
-	s.conns.Add(1)
-	defer s.conns.Done()
-	raw := c.NetConn()
+	s.conns.Add(1) // done in wsConn.close
+	hijacked := c.NetConn()
+	raw := hijacked
 	if u, ok := raw.(interface{ UnsafeConn() net.Conn }); ok {
 		raw = u.UnsafeConn()
 	}
 	if tc, ok := raw.(*net.TCPConn); ok && s.cfg.SocketSendBuffer > 0 {
 		_ = tc.SetWriteBuffer(s.cfg.SocketSendBuffer)
 	}
-	conn := &wsConn{raw: raw}
+	conn := &wsConn{raw: raw, srv: s}
+	if s.pollers != nil {
+		conn.poller = s.pollers.pick()
+	}
+	early := buffered(hijacked, raw)
 	req, _ := c.Locals(localsInfo).(*upgradeRequest)
 	if req == nil {
 		req = &upgradeRequest{info: &RequestInfo{Transport: "websocket"}}
 	}
-	info := req.info
 	var pid *actor.PID
 	if sid := req.sid; sid == "" {
-		if pid = s.spawn(info, conn); pid == nil {
+		if pid = s.spawn(req.info, conn); pid == nil {
 			refuse(conn, 1011, "cannot start session")
 			return
 		}
@@ -313,20 +329,33 @@ func (s *Server) serveWebSocket(c *websocket.Conn) {
 		refuse(conn, 1008, "upgrade refused")
 		return
 	}
-	c.SetReadLimit(int64(s.cfg.MaxPayload))
-	c.SetCloseHandler(func(int, string) error { return nil })
-	c.SetPingHandler(func(data string) error {
-		s.system.Root.Send(pid, &wsPing{conn: conn, data: []byte(data)})
+	conn.pid = pid
+	if len(early) > 0 && !conn.feed(early) {
+		return
+	}
+	if !s.startPolled(conn) {
+		conn.readLoop()
+	}
+}
+
+// buffered returns the bytes the HTTP server read past the upgrade request
+// (a client that did not wait for the handshake's answer), which the
+// hijacked connection would serve before the socket's. Reading with an
+// expired deadline returns only those, without touching the socket.
+func buffered(hijacked, raw net.Conn) []byte {
+	if hijacked == raw {
 		return nil
-	})
+	}
+	_ = raw.SetReadDeadline(time.Unix(1, 0))
+	defer func() { _ = raw.SetReadDeadline(time.Time{}) }()
+	var early []byte
+	buf := make([]byte, 512)
 	for {
-		mt, data, err := c.ReadMessage()
-		if err != nil {
-			s.system.Root.Send(pid, &wsClosed{conn: conn, err: err})
-			_ = raw.Close()
-			return
+		n, err := hijacked.Read(buf)
+		early = append(early, buf[:n]...)
+		if err != nil || n == 0 {
+			return early
 		}
-		s.system.Root.Send(pid, &wsMessage{conn: conn, binary: mt == websocket.BinaryMessage, data: data})
 	}
 }
 
@@ -366,3 +395,7 @@ func newSessionID() string {
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
+
+// pollerCount is the number of WebSocket pollers: one per core, like the
+// writer pool.
+func pollerCount() int { return runtime.GOMAXPROCS(0) }

@@ -318,7 +318,7 @@ func (s *Session) onProbeMessage(m *wsMessage) {
 		s.upgradeTimer.Stop()
 		s.ws, s.probe, s.probed, s.upgraded = s.probe, nil, false, true
 		s.answerProbeGet(pollResult{status: 400, body: errBadRequest})
-		s.out.useWebSocket(s.ws.raw)
+		s.out.useWebSocket(s.ws)
 		s.srv.cfg.Logger.Debug("transport upgraded", slog.String("sid", s.id))
 		s.handler.Receive(s, upgradedMsg)
 	default:
@@ -452,5 +452,5 @@ func writeDirect(c *wsConn, frame []byte) {
 // refuse closes a WebSocket that never became a session's transport.
 func refuse(c *wsConn, code uint16, reason string) {
 	writeDirect(c, wsframe.AppendClose(nil, code, reason))
-	_ = c.raw.Close()
+	c.close()
 }

@@ -39,7 +39,7 @@ func (a *supervisor) spawn(ctx actor.Context, m *spawnSession) {
 		root.Send(self, &closeSession{reason: r})
 	})
 	if m.ws != nil {
-		sess.out.useWebSocket(m.ws.raw)
+		sess.out.useWebSocket(m.ws)
 	}
 	sess.handler = srv.newHandler(m.info)
 	pid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return sess }), sid)

@@ -1,0 +1,217 @@
+package transport
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	fws "github.com/fasthttp/websocket"
+	"github.com/stretchr/testify/require"
+)
+
+// clientFrame builds a masked client frame.
+func clientFrame(fin bool, op byte, payload []byte) []byte {
+	b0 := op
+	if fin {
+		b0 |= 0x80
+	}
+	f := []byte{b0}
+	switch n := len(payload); {
+	case n <= 125:
+		f = append(f, 0x80|byte(n))
+	case n <= 0xFFFF:
+		f = append(f, 0x80|126, byte(n>>8), byte(n))
+	default:
+		f = append(f, 0x80|127)
+		f = binary.BigEndian.AppendUint64(f, uint64(n))
+	}
+	key := []byte{0x37, 0xfa, 0x21, 0x3d}
+	f = append(f, key...)
+	for i, b := range payload {
+		f = append(f, b^key[i%4])
+	}
+	return f
+}
+
+// parserRig is a wsConn whose session is an actor recording what it gets.
+type parserRig struct {
+	conn *wsConn
+	got  chan any
+}
+
+func newParserRig(t *testing.T, maxPayload int) *parserRig {
+	t.Helper()
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}))
+	got := make(chan any, 64)
+	pid := system.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		switch m := ctx.Message().(type) {
+		case *wsMessage, *wsPing, *wsClosed:
+			got <- m
+		}
+	}))
+	t.Cleanup(func() { system.Shutdown() })
+	srv := &Server{cfg: Config{MaxPayload: maxPayload}.withDefaults(), system: system}
+	a, b := net.Pipe()
+	t.Cleanup(func() { _ = b.Close() })
+	srv.conns.Add(1)
+	return &parserRig{conn: &wsConn{raw: a, srv: srv, pid: pid}, got: got}
+}
+
+// next returns what the session got next, described as a string.
+func (r *parserRig) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case m := <-r.got:
+		switch m := m.(type) {
+		case *wsMessage:
+			if m.binary {
+				return fmt.Sprintf("binary:%x", m.data)
+			}
+			return "text:" + string(m.data)
+		case *wsPing:
+			return "ping:" + string(m.data)
+		case *wsClosed:
+			return "closed:" + m.err.Error()
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session got nothing")
+	}
+	return ""
+}
+
+func TestFrameParserReassemblesAnySplit(t *testing.T) {
+	long := strings.Repeat("y", 300)   // 16-bit length
+	huge := strings.Repeat("z", 70000) // 64-bit length
+	var stream []byte
+	stream = append(stream, clientFrame(true, 0x1, []byte("4hello"))...)
+	stream = append(stream, clientFrame(true, 0x2, []byte{1, 2, 3, 4, 5, 6, 7, 8, 9})...)
+	stream = append(stream, clientFrame(false, 0x1, []byte("4frag"))...)
+	stream = append(stream, clientFrame(true, 0x9, []byte("hb"))...) // control between fragments
+	stream = append(stream, clientFrame(false, 0x0, []byte("-men"))...)
+	stream = append(stream, clientFrame(true, 0x0, []byte("ted"))...)
+	stream = append(stream, clientFrame(true, 0xA, nil)...)
+	stream = append(stream, clientFrame(true, 0x1, []byte(long))...)
+	stream = append(stream, clientFrame(true, 0x1, []byte(huge))...)
+	stream = append(stream, clientFrame(true, 0x1, nil)...)
+	want := []string{"text:4hello", "binary:010203040506070809", "ping:hb", "text:4frag-mented", "text:" + long, "text:" + huge, "text:"}
+
+	for _, chunk := range []int{1, 2, 3, 7, 64, 4096, len(stream)} {
+		t.Run(fmt.Sprintf("chunk%d", chunk), func(t *testing.T) {
+			r := newParserRig(t, 100_000)
+			data := bytes.Clone(stream)
+			for len(data) > 0 {
+				n := min(chunk, len(data))
+				// The reader's buffer is reused after each read.
+				require.True(t, r.conn.feed(bytes.Clone(data[:n])))
+				data = data[n:]
+			}
+			for _, w := range want {
+				require.Equal(t, w, r.next(t))
+			}
+			require.Empty(t, r.conn.pending)
+		})
+	}
+}
+
+func TestFrameParserRefusesBadFrames(t *testing.T) {
+	unmasked := clientFrame(true, 0x1, []byte("4x"))
+	unmasked[1] &^= 0x80
+	rsv := clientFrame(true, 0x1, []byte("4x"))
+	rsv[0] |= 0x40
+	cases := map[string]struct {
+		frames [][]byte
+		want   error
+	}{
+		"unmasked":                 {[][]byte{unmasked}, errWSProtocol},
+		"reserved bit":             {[][]byte{rsv}, errWSProtocol},
+		"continuation first":       {[][]byte{clientFrame(true, 0x0, []byte("x"))}, errWSProtocol},
+		"new message mid-fragment": {[][]byte{clientFrame(false, 0x1, []byte("a")), clientFrame(true, 0x1, []byte("b"))}, errWSProtocol},
+		"fragmented control":       {[][]byte{clientFrame(false, 0x9, []byte("a"))}, errWSProtocol},
+		"long control":             {[][]byte{clientFrame(true, 0x9, bytes.Repeat([]byte("a"), 126))}, errWSProtocol},
+		"unknown opcode":           {[][]byte{clientFrame(true, 0x3, nil)}, errWSProtocol},
+		"frame over limit":         {[][]byte{clientFrame(true, 0x1, bytes.Repeat([]byte("a"), 101))}, errReadLimit},
+		"fragments over limit":     {[][]byte{clientFrame(false, 0x1, bytes.Repeat([]byte("a"), 60)), clientFrame(true, 0x0, bytes.Repeat([]byte("a"), 41))}, errReadLimit},
+		"close":                    {[][]byte{clientFrame(true, 0x8, []byte{0x03, 0xe8})}, errPeerClosed},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := newParserRig(t, 100)
+			var stream []byte
+			for _, f := range tc.frames {
+				stream = append(stream, f...)
+			}
+			stream = append(stream, clientFrame(true, 0x1, []byte("4after"))...)
+			require.False(t, r.conn.feed(stream))
+			require.Equal(t, "closed:"+tc.want.Error(), r.next(t))
+			// Nothing after the error is delivered.
+			require.False(t, r.conn.feed(clientFrame(true, 0x1, []byte("4later"))))
+			select {
+			case m := <-r.got:
+				t.Fatalf("delivered after the error: %#v", m)
+			case <-time.After(50 * time.Millisecond):
+			}
+		})
+	}
+}
+
+// A header announcing more than the limit is refused before its payload
+// is buffered.
+func TestFrameParserRefusesOversizeHeaderEarly(t *testing.T) {
+	r := newParserRig(t, 1000)
+	hdr := []byte{0x81, 0x80 | 127}
+	hdr = binary.BigEndian.AppendUint64(hdr, 1<<40)
+	require.False(t, r.conn.feed(hdr))
+	require.Equal(t, "closed:"+errReadLimit.Error(), r.next(t))
+}
+
+// Both readers, the poller and the goroutine per connection, carry
+// fragmented messages, binary and control frames end to end.
+func TestWebSocketReaders(t *testing.T) {
+	for _, mode := range []string{"poller", "goroutine"} {
+		t.Run(mode, func(t *testing.T) {
+			ts := startServer(t, Config{})
+			if mode == "goroutine" {
+				ts.srv.pollers.close()
+				ts.srv.pollers = nil
+			} else if ts.srv.pollers == nil {
+				t.Skip("no poller on this platform")
+			}
+			d := *fws.DefaultDialer
+			d.WriteBufferSize = 256 // longer messages go out in several frames
+			c, _, err := d.Dial(strings.Replace(ts.url, "http", "ws", 1)+"?EIO=4&transport=websocket", nil)
+			require.NoError(t, err)
+			defer c.Close()
+			_, open := read(t, c)
+			require.True(t, strings.HasPrefix(open, "0{"))
+			long := "4" + strings.Repeat("q", 5000)
+			require.NoError(t, c.WriteMessage(fws.TextMessage, []byte(long)))
+			mt, got := read(t, c)
+			require.Equal(t, fws.TextMessage, mt)
+			require.Equal(t, long, got)
+			require.NoError(t, c.WriteMessage(fws.BinaryMessage, []byte{9, 8, 7}))
+			mt, got = read(t, c)
+			require.Equal(t, fws.BinaryMessage, mt)
+			require.Equal(t, string([]byte{9, 8, 7}), got)
+
+			pong := make(chan string, 1)
+			c.SetPongHandler(func(d string) error { pong <- d; return nil })
+			require.NoError(t, c.WriteControl(fws.PingMessage, []byte("are-you-there"), time.Now().Add(time.Second)))
+			require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("4after-ping")))
+			_, got = read(t, c) // the pong handler runs inside this read
+			require.Equal(t, "4after-ping", got)
+			require.Equal(t, "are-you-there", <-pong)
+
+			require.NoError(t, c.WriteMessage(fws.CloseMessage, fws.FormatCloseMessage(fws.CloseNormalClosure, "")))
+			require.Equal(t, ReasonTransportClose, <-ts.handler.closed)
+		})
+	}
+}
