@@ -10,7 +10,9 @@ type poller struct{}
 
 type pollers struct{}
 
-func newPollers(int) (*pollers, error) { return nil, errors.New("transport: no poller on this platform") }
+func newPollers(int) (*pollers, error) {
+	return nil, errors.New("transport: no poller on this platform")
+}
 
 func (ps *pollers) pick() *poller { return nil }
 
