@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spf13/cobra"
 
+	"github.com/queuecast/queuecast/actors/system"
 	"github.com/queuecast/queuecast/gateway/fixture"
 )
 
@@ -63,7 +64,7 @@ func fixtureCommand() *cobra.Command {
 // newActorSystem returns an actor system that logs through log at warn and
 // above: protoactor's own info lines are noise for an operator.
 func newActorSystem(log *slog.Logger) *actor.ActorSystem {
-	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLogger(log) }))
+	return system.New(actorLogger(log))
 }
 
 func actorLogger(log *slog.Logger) *slog.Logger {

@@ -6,12 +6,14 @@ package server
 import (
 	"context"
 	"errors"
-	"github.com/queuecast/queuecast/actors/ask"
 	"log/slog"
 	"net"
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/queuecast/queuecast/actors/ask"
+	"github.com/queuecast/queuecast/actors/system"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gofiber/fiber/v2"
@@ -119,7 +121,7 @@ func New(cfg Config) (*Server, error) {
 			log.Info("seeded demo services and counters")
 		}
 	}
-	s.System = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return cfg.ActorLogger }))
+	s.System = system.New(cfg.ActorLogger)
 	var err error
 	if s.rooms, err = s.System.Root.SpawnNamed(rooms.NewManagerProps(log, &s.counters), "rooms"); err != nil {
 		return nil, err
