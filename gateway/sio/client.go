@@ -26,8 +26,7 @@ type client struct {
 
 func (c *client) Open(s *transport.Session) {
 	c.sess = s
-	self, root := s.Context().Self(), s.Context().ActorSystem().Root
-	c.connectTimer = time.AfterFunc(c.srv.cfg.ConnectTimeout, func() { root.Send(self, connectExpiredMsg) })
+	c.connectTimer = transport.SendAfter(s.Context().ActorSystem(), c.srv.cfg.ConnectTimeout, s.Context().Self(), connectExpiredMsg)
 }
 
 func (c *client) Message(s *transport.Session, p engineio.Packet) {

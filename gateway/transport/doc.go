@@ -1,10 +1,10 @@
 // Package transport is the Engine.IO v4 server: HTTP long-polling, WebSocket,
 // the upgrade from one to the other, and the server-driven heartbeat.
 //
-// Every Engine.IO session is a protoactor actor (session.go) spawned by the
-// gateway supervisor (supervisor.go). The actor owns the session's state and
-// its Handler; HTTP handlers and WebSocket reader goroutines only send it
-// messages. Outbound packets go through the session's outbox (outbox.go):
+// Every Engine.IO session is a protoactor actor (session.go), spawned under
+// a guardian that stops a failed session (sessions.go). The actor owns the
+// session's state and its Handler; HTTP handlers and the WebSocket pollers
+// (poller_linux.go, wsread.go) only send it messages. Outbound packets go through the session's outbox (outbox.go):
 // one bounded queue per connection with exactly one writer, which frames
 // many packets into a single writev on WebSocket and answers the pending GET
 // on polling. Anything may push into an outbox without blocking; a client

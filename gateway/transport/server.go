@@ -35,7 +35,9 @@ type Server struct {
 	cfg        Config
 	system     *actor.ActorSystem
 	newHandler HandlerFactory
-	supervisor *actor.PID
+	spawner    *actor.RootContext // spawns sessions under the stopping guardian
+	prefix     string             // of session actor names
+	live       sessionSet
 	ws         fiber.Handler
 
 	writers  *writers
@@ -46,14 +48,13 @@ type Server struct {
 	conns    sync.WaitGroup // open WebSocket readers
 }
 
-// NewServer starts the session supervisor in system. newHandler makes the
-// application handler of every new session.
+// NewServer returns a server whose sessions are actors in system.
+// newHandler makes the application handler of every new session.
 func NewServer(system *actor.ActorSystem, cfg Config, newHandler HandlerFactory) *Server {
 	s := &Server{cfg: cfg.withDefaults(), system: system, newHandler: newHandler, closed: make(chan struct{}), writers: newWriters(0)}
-	s.supervisor = system.Root.Spawn(actor.PropsFromProducer(
-		func() actor.Actor { return &supervisor{srv: s} },
-		actor.WithSupervisor(sessionStrategy(s.cfg.Logger)),
-	))
+	s.spawner = system.Root.WithGuardian(sessionStrategy(s.cfg.Logger))
+	s.prefix = "engine.io" + system.ProcessRegistry.NextId() + "/"
+	s.live.live = make(map[string]*actor.PID)
 	s.ws = websocket.New(s.serveWebSocket, websocket.Config{
 		// The library connection only does the handshake: frames are
 		// read by wsConn and written by the outbox, so its buffers stay
@@ -91,7 +92,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.closing.CompareAndSwap(false, true) {
 		return nil
 	}
-	err := s.system.Root.PoisonFuture(s.supervisor).Wait()
+	err := s.stopSessions(ctx)
 	// A request that reached a session's mailbox as it stopped is dropped
 	// by the actor runtime; release those waiting handlers now.
 	close(s.closed)
@@ -364,23 +365,11 @@ func (s *Server) lookup(sid string) *actor.PID {
 	if sid == "" || len(sid) > 64 || strings.ContainsRune(sid, '/') {
 		return nil
 	}
-	id := s.supervisor.Id + "/" + sid
+	id := s.prefix + sid
 	if _, ok := s.system.ProcessRegistry.GetLocal(id); !ok {
 		return nil
 	}
 	return actor.NewPID(s.system.Address(), id)
-}
-
-// spawn starts a session actor under the supervisor.
-func (s *Server) spawn(info *RequestInfo, ws *wsConn) *actor.PID {
-	ch := make(chan *actor.PID, 1)
-	s.system.Root.Send(s.supervisor, &spawnSession{info: info, ws: ws, reply: ch})
-	select {
-	case pid := <-ch:
-		return pid
-	case <-s.closed: // the supervisor stopped before it saw the request
-		return nil
-	}
 }
 
 func (s *Server) sessionClosed(sess *Session, reason Reason) {

@@ -31,6 +31,9 @@ func (h *echoHandler) Message(s *Session, p engineio.Packet) {
 		s.Close(ReasonForcedClose)
 		return
 	}
+	if string(p.Data) == "panic" {
+		panic("handler failed on purpose")
+	}
 	if string(p.Data) == "flood" {
 		big := NewMessageFrame(bytes.Repeat([]byte("x"), 64<<10))
 		for i := 0; i < 200; i++ {

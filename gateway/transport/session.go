@@ -127,15 +127,17 @@ func (s *Session) Receive(ctx actor.Context) {
 	case *closeSession:
 		s.close(m.reason)
 	case *actor.Stopping:
-		// Stopped by the supervisor: either the server is shutting down or
-		// this actor failed (the supervisor stops, never restarts, a session).
+		// Stopped by the server shutting down, or by the guardian after
+		// this actor failed (it stops, never restarts, a session).
 		s.stopping = true
 		if s.srv.closing.Load() {
 			s.close(ReasonServerShutdown)
 		} else {
 			s.close(ReasonHandlerPanic)
 		}
-	case *actor.Stopped, *actor.Restarting:
+	case *actor.Stopped:
+		s.srv.forget(s.id)
+	case *actor.Restarting:
 	default:
 		if !s.closed {
 			s.handler.Receive(s, m)
@@ -162,9 +164,9 @@ func (s *Session) start(ctx actor.Context) {
 	})
 	s.Push(NewFrame(engineio.Packet{Type: engineio.Open, Data: hs}))
 	self := ctx.Self()
-	root := ctx.ActorSystem().Root
-	s.pingTimer = time.AfterFunc(s.srv.cfg.PingInterval, func() { root.Send(self, pingTickMsg) })
-	s.pongTimer = time.AfterFunc(time.Hour, func() { root.Send(self, pongDeadlineMsg) })
+	system := ctx.ActorSystem()
+	s.pingTimer = SendAfter(system, s.srv.cfg.PingInterval, self, pingTickMsg)
+	s.pongTimer = SendAfter(system, time.Hour, self, pongDeadlineMsg)
 	s.pongTimer.Stop()
 	s.handler.Open(s)
 }
@@ -297,8 +299,8 @@ func (s *Session) onWSAttach(m *wsAttach) {
 	}
 	m.reply <- true
 	s.probe = m.conn
-	self, root := s.ctx.Self(), s.ctx.ActorSystem().Root
-	s.upgradeTimer = time.AfterFunc(s.srv.cfg.UpgradeTimeout, func() { root.Send(self, upgradeExpiredMsg) })
+	self, system := s.ctx.Self(), s.ctx.ActorSystem()
+	s.upgradeTimer = SendAfter(system, s.srv.cfg.UpgradeTimeout, self, upgradeExpiredMsg)
 }
 
 // onProbeMessage runs the upgrade: "2probe" is answered with "3probe" and
@@ -393,8 +395,8 @@ func (s *Session) close(reason Reason) {
 	// is still in a stopped actor's mailbox, so requests already on their
 	// way (a POST, a GET, an upgrade) are answered by the closed session
 	// instead, and the client collects what a server-side close left it.
-	self, root := s.ctx.Self(), s.ctx.ActorSystem().Root
-	time.AfterFunc(closeLinger, func() { root.Send(self, lingerOverMsg) })
+	self, system := s.ctx.Self(), s.ctx.ActorSystem()
+	SendAfter(system, closeLinger, self, lingerOverMsg)
 }
 
 // closeLinger is how long a closed session keeps answering requests
@@ -426,8 +428,8 @@ func (s *Session) holdGet(reply chan<- pollResult) {
 		return
 	}
 	s.probeGet = reply
-	self, root := s.ctx.Self(), s.ctx.ActorSystem().Root
-	time.AfterFunc(probeGetHold, func() { root.Send(self, probeGetExpiredMsg) })
+	self, system := s.ctx.Self(), s.ctx.ActorSystem()
+	SendAfter(system, probeGetHold, self, probeGetExpiredMsg)
 }
 
 func (s *Session) answerProbeGet(r pollResult) {
@@ -453,4 +455,15 @@ func writeDirect(c *wsConn, frame []byte) {
 func refuse(c *wsConn, code uint16, reason string) {
 	writeDirect(c, wsframe.AppendClose(nil, code, reason))
 	c.close()
+}
+
+// SendAfter sends msg to pid once d has passed, from a timer.
+//
+// The timer keeps the actor's address, not pid itself: a PID caches a
+// pointer to its actor, and a stopped timer can stay in the runtime's timer
+// heap until its deadline, so capturing pid would keep a closed session's
+// whole state (outbox, connection, handler) alive for up to that long.
+func SendAfter(system *actor.ActorSystem, d time.Duration, pid *actor.PID, msg any) *time.Timer {
+	root, addr, id := system.Root, pid.Address, pid.Id
+	return time.AfterFunc(d, func() { root.Send(actor.NewPID(addr, id), msg) })
 }

@@ -215,3 +215,23 @@ func TestWebSocketReaders(t *testing.T) {
 		})
 	}
 }
+
+// A session whose handler panics is stopped by its guardian, not restarted:
+// the client is told and the session is gone.
+func TestHandlerPanicStopsSession(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := dial(t, ts, "?EIO=4&transport=websocket")
+	_, open := read(t, c)
+	require.True(t, strings.HasPrefix(open, "0{"))
+	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("4panic")))
+	require.Equal(t, ReasonHandlerPanic, <-ts.handler.closed)
+	_, last := read(t, c)
+	require.Equal(t, "1", last) // the Engine.IO close packet
+	_, _, err := c.ReadMessage()
+	require.Error(t, err)
+	require.Eventually(t, func() bool {
+		ts.srv.live.mu.Lock()
+		defer ts.srv.live.mu.Unlock()
+		return ts.srv.Sessions() == 0 && len(ts.srv.live.live) == 0
+	}, 5*time.Second, 10*time.Millisecond)
+}
