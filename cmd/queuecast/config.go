@@ -37,6 +37,7 @@ type config struct {
 	MetricsPublic     bool          `env:"METRICS_PUBLIC" envDefault:"true"`
 	NodeName          string        `env:"NODE_NAME"`
 	PprofAddr         string        `env:"PPROF_ADDR"`
+	MemoryTrim        time.Duration `env:"MEMORY_TRIM_INTERVAL" envDefault:"500ms"`
 }
 
 func loadConfig() (config, error) {

@@ -51,6 +51,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if cfg.PprofAddr != "" {
 		startPprof(cfg.PprofAddr, log)
 	}
+	if cfg.MemoryTrim > 0 {
+		trimCtx, stopTrim := context.WithCancel(ctx)
+		defer stopTrim()
+		go newMemTrimmer(cfg.MemoryTrim, log).run(trimCtx)
+	}
 	srv, err := server.New(server.Config{
 		Node:              cfg.NodeName,
 		Auth:              authority,
