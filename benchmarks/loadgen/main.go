@@ -41,6 +41,7 @@ type config struct {
 	ackDur, ackPacedDur time.Duration
 	churnWorkers        int
 	churnDur            time.Duration
+	churnWarmup         time.Duration
 	slowN, slowPayload  int
 	slowShare, slowRate float64
 	slowDur             time.Duration
@@ -89,6 +90,7 @@ func parseFlags(args []string) (*config, error) {
 
 	fs.IntVar(&c.churnWorkers, "churn-workers", 50, "churn: workers")
 	fs.DurationVar(&c.churnDur, "churn-duration", 10*time.Second, "churn: duration")
+	fs.DurationVar(&c.churnWarmup, "churn-warmup", 2*time.Second, "churn: warm-up round before RSS before is taken (0: none)")
 
 	fs.IntVar(&c.slowN, "slow-n", 5000, "slow: sockets in the room")
 	fs.Float64Var(&c.slowShare, "slow-share", 0.01, "slow: share of sockets that never read")
@@ -110,7 +112,7 @@ func parseFlags(args []string) (*config, error) {
 			"fanout-n": "500", "fanout-m": "40", "fanout-rate": "20",
 			"joinstorm-n": "300", "joinstorm-cap": "20s",
 			"ack-n": "100", "ack-duration": "2s", "ack-rate": "1000", "ack-paced-duration": "2s",
-			"churn-workers": "10", "churn-duration": "2s",
+			"churn-workers": "10", "churn-duration": "2s", "churn-warmup": "500ms",
 			"slow-n": "500", "slow-share": "0.02", "slow-rate": "10", "slow-duration": "3s",
 			"rest-duration": "2s",
 		}
