@@ -259,6 +259,7 @@ func (o *Outbox) fail(reason Reason) {
 		return
 	}
 	o.failed = true
+	ended := o.closed // the session closed it: it needs no reason
 	o.closed = true
 	clear(o.queue)
 	o.queue = o.queue[:0]
@@ -269,7 +270,7 @@ func (o *Outbox) fail(reason Reason) {
 	o.mu.Unlock()
 	// Report first: closing the connection makes its reader report a
 	// transport close, and the session must hear the real reason first.
-	if o.onFail != nil {
+	if o.onFail != nil && !ended {
 		o.onFail(reason)
 	}
 	if ws != nil {
