@@ -38,7 +38,6 @@ type Outbox struct {
 	writeTimeout time.Duration
 	pool         *writers
 	mode         outboxMode
-	conn         net.Conn // ws.raw
 	ws           *wsConn
 	scheduled    bool // in the pool's ready list, being written, or on the slow path
 	closed       bool
@@ -123,12 +122,12 @@ func (o *Outbox) flushOwn() {
 	}
 	o.scheduled = true
 	o.mu.Unlock()
-	iov := iovPool.Get().(*net.Buffers)
-	*iov = o.pool.write(o, *iov)
-	iovPool.Put(iov)
+	sc := scratchPool.Get().(*writeScratch)
+	o.pool.write(o, sc)
+	scratchPool.Put(sc)
 }
 
-var iovPool = sync.Pool{New: func() any { return new(net.Buffers) }}
+var scratchPool = sync.Pool{New: func() any { return newWriteScratch() }}
 
 // poll answers a GET at once when packets are queued, or parks it until the
 // next Push. It reports false when a GET is already parked, or when the
@@ -193,7 +192,6 @@ func (o *Outbox) drainPollingLocked() []byte {
 func (o *Outbox) useWebSocket(ws *wsConn) {
 	o.mu.Lock()
 	o.mode = modeWebSocket
-	o.conn = ws.raw
 	o.ws = ws
 	start := len(o.queue) > 0 && !o.scheduled
 	if start {
@@ -284,7 +282,7 @@ func (o *Outbox) fail(reason Reason) {
 // take hands the writer everything queued. done reports that there is
 // nothing to write; the outbox is then unscheduled, and its connection
 // closed if that was asked for.
-func (o *Outbox) take() (batch []*Frame, conn net.Conn, done bool) {
+func (o *Outbox) take() (batch []*Frame, ws *wsConn, done bool) {
 	o.mu.Lock()
 	if len(o.queue) == 0 || o.failed {
 		o.scheduled = false
@@ -300,9 +298,9 @@ func (o *Outbox) take() (batch []*Frame, conn net.Conn, done bool) {
 	o.queue = o.spare
 	o.spare = nil
 	o.queued = 0
-	conn = o.conn
+	ws = o.ws
 	o.mu.Unlock()
-	return batch, conn, false
+	return batch, ws, false
 }
 
 // finish is called by a pool writer after a successful write: it reports
@@ -351,7 +349,7 @@ func (o *Outbox) writeSlow(conn net.Conn, rest net.Buffers) {
 			o.writeFailed(err)
 			return
 		}
-		batch, c, done := o.take()
+		batch, ws, done := o.take()
 		if done {
 			return
 		}
@@ -359,7 +357,7 @@ func (o *Outbox) writeSlow(conn net.Conn, rest net.Buffers) {
 		for _, f := range batch {
 			rest = append(rest, f.ws)
 		}
-		conn = c
+		conn = ws.raw
 		o.recycle(batch)
 	}
 }

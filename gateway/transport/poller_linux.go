@@ -181,18 +181,9 @@ func (p *poller) read(c *wsConn) {
 // startPolled moves c's reading to a poller, if there is one and c is a
 // TCP connection; false means the caller must read c itself.
 func (s *Server) startPolled(c *wsConn) bool {
-	if c.poller == nil {
+	if c.poller == nil || c.rc == nil {
 		return false
 	}
-	sc, ok := c.raw.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	c.rc = rc
 	c.readFn = func(fd uintptr) bool {
 		c.readN, c.readErr = syscall.Read(int(fd), c.readBuf)
 		if c.readN < 0 {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -312,6 +313,9 @@ func (s *Server) serveWebSocket(c *websocket.Conn) {
 		_ = tc.SetWriteBuffer(s.cfg.SocketSendBuffer)
 	}
 	conn := &wsConn{raw: raw, srv: s}
+	if sc, ok := raw.(syscall.Conn); ok {
+		conn.rc, _ = sc.SyscallConn()
+	}
 	if s.pollers != nil {
 		conn.poller = s.pollers.pick()
 	}

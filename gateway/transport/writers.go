@@ -63,10 +63,8 @@ const writerBatch = 32
 
 func (w *writers) run() {
 	defer w.wg.Done()
-	var (
-		batch [writerBatch]*Outbox
-		iov   net.Buffers
-	)
+	var batch [writerBatch]*Outbox
+	sc := newWriteScratch()
 	for {
 		w.mu.Lock()
 		for w.head == len(w.ready) && !w.stop {
@@ -79,7 +77,7 @@ func (w *writers) run() {
 		n := w.takeLocked(batch[:])
 		w.mu.Unlock()
 		for i := 0; i < n; i++ {
-			iov = w.write(batch[i], iov)
+			w.write(batch[i], sc)
 			batch[i] = nil
 		}
 	}
@@ -104,30 +102,74 @@ func (w *writers) takeLocked(batch []*Outbox) int {
 	return n
 }
 
+// writeScratch is what one writer reuses from write to write.
+type writeScratch struct {
+	bufs net.Buffers
+	raw  *rawWriter
+}
+
+func newWriteScratch() *writeScratch { return &writeScratch{raw: newRawWriter()} }
+
+// errWouldBlock reports that the socket took part of a write only.
+var errWouldBlock = errors.New("transport: socket buffer full")
+
 // write writes one outbox's queue and reschedules it if more arrived.
-func (w *writers) write(o *Outbox, iov net.Buffers) net.Buffers {
-	frames, conn, done := o.take()
+//
+// On Linux the write is one non-blocking writev on the descriptor: no
+// deadline to arm, and a socket that cannot take everything at once sends
+// the rest to the slow path at once. Elsewhere it is a writev bounded by
+// fastWriteTimeout.
+func (w *writers) write(o *Outbox, sc *writeScratch) {
+	frames, ws, done := o.take()
 	if done {
-		return iov
+		return
 	}
-	iov = iov[:0]
+	iov := sc.bufs[:0]
 	for _, f := range frames {
 		iov = append(iov, f.ws)
 	}
 	rest := iov
-	_ = conn.SetWriteDeadline(time.Now().Add(fastWriteTimeout))
-	_, err := rest.WriteTo(conn)
+	var err error
+	if ws.rc != nil && rawWrites {
+		var n int
+		n, err = sc.raw.writeNow(ws.rc, iov)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// A deadline left behind by a slow or direct write.
+			_ = ws.raw.SetWriteDeadline(time.Time{})
+			n, err = sc.raw.writeNow(ws.rc, iov)
+		}
+		if err == nil {
+			if rest = consume(rest, n); len(rest) > 0 {
+				err = errWouldBlock
+			}
+		}
+	} else {
+		_ = ws.raw.SetWriteDeadline(time.Now().Add(fastWriteTimeout))
+		_, err = rest.WriteTo(ws.raw)
+	}
 	o.recycle(frames)
 	switch {
 	case err == nil:
 		if o.finish() {
 			w.schedule(o)
 		}
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		go o.writeSlow(conn, append(net.Buffers(nil), rest...))
+	case err == errWouldBlock || errors.Is(err, os.ErrDeadlineExceeded):
+		go o.writeSlow(ws.raw, append(net.Buffers(nil), rest...))
 	default:
 		o.writeFailed(err)
 	}
 	clear(iov[:cap(iov)])
-	return iov
+	sc.bufs = iov[:0]
+}
+
+// consume drops the first n bytes of b.
+func consume(b net.Buffers, n int) net.Buffers {
+	for len(b) > 0 && n >= len(b[0]) {
+		n -= len(b[0])
+		b = b[1:]
+	}
+	if len(b) > 0 {
+		b[0] = b[0][n:]
+	}
+	return b
 }

@@ -25,7 +25,7 @@ var (
 // poller_linux.go).
 type wsConn struct {
 	raw net.Conn
-	rc  syscall.RawConn // raw's descriptor, for the poller; nil on the fallback path
+	rc  syscall.RawConn // raw's descriptor, for the poller and raw writes; nil if not a socket
 
 	srv *Server
 	pid *actor.PID // the session the messages go to
