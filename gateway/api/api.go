@@ -2,10 +2,11 @@ package api
 
 import (
 	"errors"
-	"github.com/queuecast/queuecast/actors/ask"
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/queuecast/queuecast/actors/ask"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gofiber/fiber/v2"
@@ -215,7 +216,7 @@ func (a *API) listClients(c *fiber.Ctx) error {
 
 func (a *API) getClient(c *fiber.Ctx) error {
 	rec, err := askFor(a.cfg.System, a.cfg.Directory, func(ch chan *clients.Record) any {
-		return &clients.Get{SocketID: c.Params("socketId"), Reply: ch}
+		return &clients.Get{SocketID: strings.Clone(c.Params("socketId")), Reply: ch}
 	})
 	if err != nil {
 		return err

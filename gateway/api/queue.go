@@ -283,7 +283,9 @@ func (a *API) patchCounter(c *fiber.Ctx) error {
 	if err := mayActAt(c, c.Params("id")); err != nil {
 		return err
 	}
-	k, err := a.cfg.Queues.SetCounterStatus(c.Params("id"), st, stampOf(c))
+	// Fiber's strings die with the request; an actor may hold this one
+	// longer (an ask that timed out), so it gets a copy.
+	k, err := a.cfg.Queues.SetCounterStatus(strings.Clone(c.Params("id")), st, stampOf(c))
 	if err != nil {
 		return domainError(err)
 	}
@@ -304,7 +306,7 @@ func (a *API) callNext(c *fiber.Ctx) error {
 	if err := mayActAt(c, c.Params("id")); err != nil {
 		return err
 	}
-	t, k, err := a.cfg.Queues.CallNext(c.Params("id"), stampOf(c))
+	t, k, err := a.cfg.Queues.CallNext(strings.Clone(c.Params("id")), stampOf(c))
 	if err != nil {
 		return domainError(err)
 	}

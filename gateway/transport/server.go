@@ -281,14 +281,16 @@ func stripForUpgrade(c *fiber.Ctx) {
 }
 
 func requestInfo(c *fiber.Ctx, transport string) *RequestInfo {
-	info := &RequestInfo{
+	// Fiber's strings point into the request's buffers, which are reused
+	// once the handler returns (at once, for a WebSocket): a session keeps
+	// copies.
+	return &RequestInfo{
 		Transport:  transport,
 		RemoteAddr: c.Context().RemoteAddr().String(),
-		UserAgent:  truncate(c.Get(fiber.HeaderUserAgent), 256),
-		Origin:     truncate(c.Get(fiber.HeaderOrigin), 256),
-		Language:   truncate(c.Get(fiber.HeaderAcceptLanguage), 64),
+		UserAgent:  strings.Clone(truncate(c.Get(fiber.HeaderUserAgent), 256)),
+		Origin:     strings.Clone(truncate(c.Get(fiber.HeaderOrigin), 256)),
+		Language:   strings.Clone(truncate(c.Get(fiber.HeaderAcceptLanguage), 64)),
 	}
-	return info
 }
 
 func truncate(s string, n int) string {
@@ -316,6 +318,15 @@ func (s *Server) serveWebSocket(c *websocket.Conn) {
 	if sc, ok := raw.(syscall.Conn); ok {
 		conn.rc, _ = sc.SyscallConn()
 	}
+	defer func() {
+		// contrib/websocket recovers a panic here, and the HTTP server
+		// keeps hijacked connections open: close this one, or its
+		// descriptor and the conns count would leak.
+		if r := recover(); r != nil {
+			conn.close()
+			panic(r)
+		}
+	}()
 	if s.pollers != nil {
 		conn.poller = s.pollers.pick()
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,13 +23,28 @@ import (
 )
 
 // echoHandler sends every message back and reports how sessions end.
-type echoHandler struct{ closed chan Reason }
+type echoHandler struct {
+	closed chan Reason
+	opened chan *RequestInfo
+}
 
-func (h *echoHandler) Open(*Session) {}
+func (h *echoHandler) Open(s *Session) {
+	select {
+	case h.opened <- s.Info():
+	default:
+	}
+}
 func (h *echoHandler) Message(s *Session, p engineio.Packet) {
 	if string(p.Data) == "bye" {
 		s.Push(NewMessageFrame([]byte("bye-ack")))
 		s.Close(ReasonForcedClose)
+		return
+	}
+	if n, ok := strings.CutPrefix(string(p.Data), "many "); ok {
+		k, _ := strconv.Atoi(n)
+		for i := 0; i < k; i++ {
+			s.Push(NewMessageFrame([]byte(strconv.Itoa(i))))
+		}
 		return
 	}
 	if string(p.Data) == "panic" {
@@ -62,7 +78,7 @@ func startServer(t *testing.T, cfg Config) *testServer {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	}))
-	h := &echoHandler{closed: make(chan Reason, 16)}
+	h := &echoHandler{closed: make(chan Reason, 16), opened: make(chan *RequestInfo, 16)}
 	srv := NewServer(system, cfg, func(*RequestInfo) Handler { return h })
 	app := fiber.New(fiber.Config{DisableStartupMessage: true, BodyLimit: 10 << 20})
 	srv.Mount(app, "/engine.io/")
@@ -300,12 +316,45 @@ func TestWebSocketInvalidPacketCloses(t *testing.T) {
 	require.Equal(t, ReasonParseError, <-ts.handler.closed)
 }
 
+// A message over the limit, or a frame breaking RFC 6455, ends the session
+// with a close frame naming the error, as a browser expects (not a bare
+// connection reset).
 func TestWebSocketMessageTooLarge(t *testing.T) {
 	ts := startServer(t, fastConfig())
 	c := dial(t, ts, "?EIO=4&transport=websocket")
 	read(t, c)
 	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("4"+strings.Repeat("x", 2000))))
 	require.Equal(t, ReasonPayloadTooLarge, <-ts.handler.closed)
+	requireCloseCode(t, c, fws.CloseMessageTooBig)
+}
+
+func TestWebSocketProtocolErrorGetsCloseFrame(t *testing.T) {
+	ts := startServer(t, fastConfig())
+	c := dial(t, ts, "?EIO=4&transport=websocket")
+	read(t, c)
+	// A text frame with a reserved bit set (no extension was negotiated).
+	frame := []byte{0x80 | 0x40 | 0x1, 0x80 | 2, 1, 2, 3, 4, '4' ^ 1, 'x' ^ 2}
+	_, err := c.NetConn().Write(frame)
+	require.NoError(t, err)
+	require.Equal(t, ReasonProtocolError, <-ts.handler.closed)
+	requireCloseCode(t, c, fws.CloseProtocolError)
+}
+
+// requireCloseCode reads up to the close frame and checks its code.
+func requireCloseCode(t *testing.T, c *fws.Conn, code int) {
+	t.Helper()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	for {
+		_, msg, err := c.ReadMessage()
+		if err == nil {
+			require.Equal(t, "1", string(msg), "only the Engine.IO close packet comes before the close frame")
+			continue
+		}
+		var ce *fws.CloseError
+		require.ErrorAs(t, err, &ce)
+		require.Equal(t, code, ce.Code)
+		return
+	}
 }
 
 func TestUpgrade(t *testing.T) {

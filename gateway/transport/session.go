@@ -348,8 +348,11 @@ func (s *Session) onWSClosed(m *wsClosed) {
 		s.answerProbeGet(pollResult{status: 200, body: frameNoop.appendPolling(nil)})
 	case s.ws:
 		reason := ReasonTransportClose
-		if errors.Is(m.err, errReadLimit) {
+		switch {
+		case errors.Is(m.err, errReadLimit):
 			reason = ReasonPayloadTooLarge
+		case errors.Is(m.err, errWSProtocol):
+			reason = ReasonProtocolError
 		}
 		s.close(reason)
 	}
@@ -377,8 +380,15 @@ func (s *Session) close(reason Reason) {
 	s.answerProbeGet(pollResult{status: 200, body: frameClose.appendPolling(nil)})
 	s.handler.Closed(s, reason)
 	code := wsframe.CloseNormal
-	if reason == ReasonServerShutdown {
+	switch reason {
+	case ReasonServerShutdown:
 		code = wsframe.CloseGoingAway
+	case ReasonPayloadTooLarge:
+		code = wsframe.CloseTooBig
+	case ReasonProtocolError:
+		if s.ws != nil {
+			code = wsframe.CloseProtocol
+		}
 	}
 	s.out.close(keepsBacklog(reason), frameClose, &Frame{ws: wsframe.AppendClose(nil, code, string(reason))})
 	s.srv.sessionClosed(s, reason)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -190,8 +191,23 @@ func (c *wsConn) end(err error) {
 	c.ended = true
 	c.pending, c.msg = nil, nil
 	c.send(&wsClosed{conn: c, err: err})
+	if err == errReadLimit || err == errWSProtocol {
+		// The connection still works: the session answers with a close
+		// frame naming the error (1009, 1002) and closes it, as a browser
+		// expects. Stop reading meanwhile; close it anyway if the session
+		// does not.
+		if c.poller != nil {
+			c.poller.stopReading(c)
+		}
+		time.AfterFunc(closeGrace, c.close)
+		return
+	}
 	c.close()
 }
+
+// closeGrace is how long a connection whose client broke the protocol stays
+// open for the session's close frame.
+const closeGrace = time.Second
 
 // unmask applies the client's masking key to p in place.
 func unmask(p, key []byte) {

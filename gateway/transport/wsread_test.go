@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -234,4 +235,41 @@ func TestHandlerPanicStopsSession(t *testing.T) {
 		defer ts.srv.live.mu.Unlock()
 		return ts.srv.Sessions() == 0 && len(ts.srv.live.live) == 0
 	}, 5*time.Second, 10*time.Millisecond)
+}
+
+// More frames than one writev may carry (1,024 iovecs) queued in one turn
+// all arrive, in order.
+func TestManyFramesInOneTurn(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := dial(t, ts, "?EIO=4&transport=websocket")
+	read(t, c)
+	const n = 3000
+	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte(fmt.Sprintf("4many %d", n))))
+	for i := 0; i < n; i++ {
+		_, got := read(t, c)
+		require.Equal(t, fmt.Sprintf("4%d", i), got)
+	}
+}
+
+// A session's request details are its own copies: the HTTP server reuses
+// the request's buffers for later requests once the handshake returns.
+func TestRequestInfoOutlivesTheRequest(t *testing.T) {
+	ts := startServer(t, Config{})
+	hdr := http.Header{"User-Agent": {"FIRST-AGENT-aaaaaaaaaaaaaaaaaaaa"}, "Accept-Language": {"xx-FIRST"}}
+	c, _, err := fws.DefaultDialer.Dial(strings.Replace(ts.url, "http", "ws", 1)+"?EIO=4&transport=websocket", hdr)
+	require.NoError(t, err)
+	defer c.Close()
+	info := <-ts.handler.opened
+	for i := 0; i < 200; i++ {
+		req, err := http.NewRequest("GET", ts.url+"?EIO=3&transport=polling", nil)
+		require.NoError(t, err)
+		req.Header.Set("User-Agent", "OTHER-AGENT-zzzzzzzzzzzzzzzzzzzz")
+		req.Header.Set("Accept-Language", "zz-OTHER")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, res.Body)
+		_ = res.Body.Close()
+	}
+	require.Equal(t, "FIRST-AGENT-aaaaaaaaaaaaaaaaaaaa", info.UserAgent)
+	require.Equal(t, "xx-FIRST", info.Language)
 }
