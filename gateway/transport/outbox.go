@@ -159,7 +159,7 @@ func (o *Outbox) takeWaiter() chan<- pollResult {
 }
 
 // releasePoll answers a parked GET with f alone (a noop or a close).
-func (o *Outbox) releasePoll(f *Frame) {
+func (o *Outbox) releasePoll(f *Frame) bool {
 	o.mu.Lock()
 	w := o.waiter
 	o.waiter = nil
@@ -167,6 +167,7 @@ func (o *Outbox) releasePoll(f *Frame) {
 	if w != nil {
 		w <- pollResult{status: 200, body: f.appendPolling(nil)}
 	}
+	return w != nil
 }
 
 func (o *Outbox) drainPollingLocked() []byte {

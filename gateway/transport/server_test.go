@@ -233,6 +233,22 @@ func TestPollingClientClose(t *testing.T) {
 	require.Equal(t, ReasonClientClose, <-ts.handler.closed)
 }
 
+// A client sends its close while a GET is still on its way (two
+// connections, either may arrive first): the GET that arrives after the
+// close still gets its noop, and only later ones are refused.
+func TestPollingClientCloseBeforeItsGet(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
+	_, q := pollingSession(t, ts)
+	status, _ := do(t, "POST", q, "1")
+	require.Equal(t, 200, status)
+	require.Equal(t, ReasonClientClose, <-ts.handler.closed)
+	status, body := do(t, "GET", q, "")
+	require.Equal(t, 200, status)
+	require.Equal(t, "6", body)
+	status, _ = do(t, "GET", q, "")
+	require.Equal(t, 400, status)
+}
+
 // pollingSession opens a polling session and returns its id and URL.
 func pollingSession(t *testing.T, ts *testServer) (sid, url string) {
 	t.Helper()

@@ -56,6 +56,7 @@ type Session struct {
 	closed       bool // ended; the actor lingers briefly, then stops
 	pushed       bool // frames queued this turn, for flushOwn
 	stopping     bool // the actor is being stopped
+	noopOwed     bool // the client closed with no GET parked: the next one gets a noop
 
 	pingTimer    *time.Timer
 	pongTimer    *time.Timer
@@ -205,7 +206,10 @@ func (s *Session) onPacket(p engineio.Packet) {
 	case engineio.Pong:
 		s.onPong()
 	case engineio.Close:
-		s.out.releasePoll(frameNoop)
+		// A GET the client sent before its close gets a noop. One still on
+		// its way (the client sends both at once, on two connections) may
+		// reach the session just after the close: it is owed the noop too.
+		s.noopOwed = !s.out.releasePoll(frameNoop) && s.ws == nil
 		s.close(ReasonClientClose)
 	case engineio.Noop:
 	default:
@@ -220,7 +224,10 @@ func (s *Session) onPollGet(m *pollGet) {
 	case s.closed:
 		// What a server-side close left for the client (the close packet
 		// last) goes to the next GET; otherwise the session is gone.
-		if !s.out.poll(m.reply) {
+		if s.noopOwed {
+			s.noopOwed = false
+			m.reply <- pollResult{status: 200, body: frameNoop.appendPolling(nil)}
+		} else if !s.out.poll(m.reply) {
 			m.reject()
 		}
 	case s.upgraded || s.ws != nil:
