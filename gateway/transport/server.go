@@ -81,10 +81,9 @@ func (s *Server) Sessions() int64 { return s.sessions.Load() }
 // keep hijacked connections open.
 func (s *Server) Mount(app *fiber.App, path string) {
 	app.Server().KeepHijackedConns = true
-	r := app
-	r.Get(path, s.serveGet)
-	r.Post(path, s.servePost)
-	r.All(path, func(c *fiber.Ctx) error { return reply(c, 400, errBadHandshake) })
+	app.Get(path, s.serveGet)
+	app.Post(path, s.servePost)
+	app.All(path, func(c *fiber.Ctx) error { return reply(c, 400, errBadHandshake) })
 }
 
 // Shutdown closes every session (each client gets a close packet) and waits,
