@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -116,9 +117,9 @@ type fanRun struct {
 }
 
 // broadcast publishes seqs [lo,hi) to the room, at rate per second (0:
-// back to back), and waits until the healthy clients (index >= skip) have
+// back to back, with up to inflight POSTs under way), and waits until the healthy clients (index >= skip) have
 // every delivery, progress stalls for idle, or the time cap passes.
-func (f *fanout) broadcast(ctx context.Context, lo, hi int, rate float64, pad string, skip int, r *Result) fanRun {
+func (f *fanout) broadcast(ctx context.Context, lo, hi int, rate float64, inflight int, pad string, skip int, r *Result) fanRun {
 	g := f.g
 	run := fanRun{lat: &hist{}, post: &hist{}}
 	f.lat.Store(run.lat)
@@ -132,36 +133,46 @@ func (f *fanout) broadcast(ctx context.Context, lo, hi int, rate float64, pad st
 	run.expected = int64(healthy) * int64(hi-lo)
 	m := g.meter()
 	start := time.Now()
-	var body []byte
+	sem := make(chan struct{}, max(1, inflight))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for s := lo; s < hi && ctx.Err() == nil; s++ {
 		if rate > 0 {
 			if d := time.Until(start.Add(time.Duration(float64(s-lo) / rate * float64(time.Second)))); d > 0 {
 				time.Sleep(d)
 			}
 		}
-		t0 := time.Now()
-		body = append(body[:0], `{"event":"`+benchEvent+`","room":"`+f.room+`","data":{"seq":`...)
-		body = strconv.AppendInt(body, int64(s), 10)
-		body = append(body, `,"t":`...)
-		body = strconv.AppendInt(body, t0.UnixNano(), 10)
-		if pad != "" {
-			body = append(append(append(body, `,"pad":"`...), pad...), '"')
-		}
-		body = append(body, "}}"...)
-		code, resp, err := g.post("/api/admin/broadcast", g.admin, body)
-		run.post.Record(time.Since(t0))
-		run.posted++
-		if err != nil || code != 202 {
-			run.postErrors++
-			if run.postErrors == 1 {
-				g.logf("broadcast: %d %s %v", code, resp, err)
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(s int) {
+			defer func() { <-sem; wg.Done() }()
+			t0 := time.Now()
+			body := []byte(`{"event":"` + benchEvent + `","room":"` + f.room + `","data":{"seq":`)
+			body = strconv.AppendInt(body, int64(s), 10)
+			body = append(body, `,"t":`...)
+			body = strconv.AppendInt(body, t0.UnixNano(), 10)
+			if pad != "" {
+				body = append(append(append(body, `,"pad":"`...), pad...), '"')
 			}
-			continue
-		}
-		if n, ok := jsonInt(resp, []byte(`"recipients":`)); !ok || int(n) != len(f.conns) {
-			run.badRecipients++
-		}
+			body = append(body, "}}"...)
+			code, resp, err := g.post("/api/admin/broadcast", g.admin, body)
+			run.post.Record(time.Since(t0))
+			mu.Lock()
+			defer mu.Unlock()
+			run.posted++
+			if err != nil || code != 202 {
+				run.postErrors++
+				if run.postErrors == 1 {
+					g.logf("broadcast: %d %s %v", code, resp, err)
+				}
+				return
+			}
+			if n, ok := jsonInt(resp, []byte(`"recipients":`)); !ok || int(n) != len(f.conns) {
+				run.badRecipients++
+			}
+		}(s)
 	}
+	wg.Wait()
 	g.logf("fanout: posted %d broadcasts in %s; waiting for deliveries", run.posted, time.Since(start).Round(time.Millisecond))
 	f.waitDeliveries(ctx, base, run.expected)
 	after := m.finish(r, 0, "")
@@ -231,7 +242,9 @@ func (run fanRun) report(r *Result, measured bool) {
 }
 
 // runFanout joins cfg.fanoutN sockets to one room and publishes
-// cfg.fanoutM broadcasts unpaced, then cfg.fanoutM more at cfg.fanoutRate.
+// cfg.fanoutM broadcasts per mode: unpaced one POST at a time, unpaced with
+// cfg.fanoutInflight POSTs in flight (several admins or services
+// broadcasting at once), and at cfg.fanoutRate.
 func runFanout(ctx context.Context, g *rig) []*Result {
 	n, m := g.cfg.fanoutN, g.cfg.fanoutM
 	modes := strings.Split(g.cfg.fanoutModes, ",")
@@ -244,19 +257,24 @@ func runFanout(ctx context.Context, g *rig) []*Result {
 	defer f.close()
 	var out []*Result
 	for k, mode := range modes {
-		rate := 0.0
+		rate, inflight := 0.0, 1
 		label := fmt.Sprintf("%d sockets x %d broadcasts, unpaced", n, m)
-		if mode == "paced" {
+		switch mode {
+		case "unpaced":
+		case "concurrent":
+			inflight = g.cfg.fanoutInflight
+			label = fmt.Sprintf("%d sockets x %d broadcasts, unpaced, %d POSTs in flight", n, m, inflight)
+		case "paced":
 			rate = g.cfg.fanoutRate
 			label = fmt.Sprintf("%d sockets x %d broadcasts at %g/s", n, m, rate)
-		} else if mode != "unpaced" {
+		default:
 			continue
 		}
 		r := g.result("fanout "+mode, label)
-		r.Params = map[string]any{"n": n, "m": m, "rate": rate}
+		r.Params = map[string]any{"n": n, "m": m, "rate": rate, "inflight": inflight}
 		g.settle()
 		g.logf("fanout %s: %s", mode, label)
-		run := f.broadcast(ctx, k*m, (k+1)*m, rate, "", 0, r)
+		run := f.broadcast(ctx, k*m, (k+1)*m, rate, inflight, "", 0, r)
 		run.report(r, g.cfg.pid > 0)
 		r.lower("dropped sockets", float64(f.dropped.Load()), "")
 		g.logf("fanout %s: %d/%d delivered, %.0f/s, p99 %.1f ms, lost %d, dup %d", mode, run.delivered, run.expected,

@@ -32,6 +32,7 @@ type config struct {
 
 	fanoutN, fanoutM int
 	fanoutRate       float64
+	fanoutInflight   int
 	fanoutModes      string
 
 	joinN   int
@@ -77,7 +78,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.fanoutN, "fanout-n", 5000, "fanout: sockets in the room")
 	fs.IntVar(&c.fanoutM, "fanout-m", 200, "fanout: broadcasts per mode")
 	fs.Float64Var(&c.fanoutRate, "fanout-rate", 10, "fanout: broadcasts per second in paced mode")
-	fs.StringVar(&c.fanoutModes, "fanout-modes", "unpaced,paced", "fanout: modes to run, in order")
+	fs.IntVar(&c.fanoutInflight, "fanout-inflight", 4, "fanout: broadcast POSTs in flight in concurrent mode")
+	fs.StringVar(&c.fanoutModes, "fanout-modes", "unpaced,concurrent,paced", "fanout: modes to run, in order (unpaced: one POST at a time; concurrent: -fanout-inflight at a time; paced: -fanout-rate)")
 
 	fs.IntVar(&c.joinN, "joinstorm-n", 5000, "joinstorm: sockets joining one service room")
 	fs.DurationVar(&c.joinCap, "joinstorm-cap", 90*time.Second, "joinstorm: time cap")

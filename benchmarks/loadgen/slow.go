@@ -33,7 +33,7 @@ func runSlow(ctx context.Context, g *rig) *Result {
 		}
 		g.settle()
 		g.logf("slow: clean run, %d broadcasts", mc)
-		cr := clean.broadcast(ctx, 0, mc, rate, pad, 0, &Result{})
+		cr := clean.broadcast(ctx, 0, mc, rate, 1, pad, 0, &Result{})
 		cleanP99 = cr.lat.Quantile(0.99)
 		clean.close()
 	}
@@ -66,7 +66,7 @@ func runSlow(ctx context.Context, g *rig) *Result {
 		}
 	}()
 	g.logf("slow: %s", r.Label)
-	run := f.broadcast(ctx, 0, m, rate, pad, stalled, r)
+	run := f.broadcast(ctx, 0, m, rate, 1, pad, stalled, r)
 	close(stop)
 	<-sampled
 	run.report(r, g.cfg.pid > 0)
