@@ -30,6 +30,20 @@ describe(`payload limit (MAX_HTTP_BUFFER_SIZE=${LIMIT})`, () => {
     });
   }
 
+  test('a binary event is bounded as a whole, not per attachment', async () => {
+    const { socket } = await client(srv.url, { transports: ['websocket'] });
+    // small attachments are reassembled and the event is served (an unknown
+    // event is acked with a failure)
+    const small = await ack(socket, 'no-such-event', Buffer.alloc(100), Buffer.alloc(100));
+    assert.deepEqual(small, { success: false, error: 'unknown event' });
+
+    // each attachment is under the limit, together they are over it
+    const closed = once(socket, 'disconnect', 5000);
+    socket.emit('no-such-event', Buffer.alloc(LIMIT * 0.6), Buffer.alloc(LIMIT * 0.6));
+    const reason = await closed;
+    assert.ok(['transport close', 'transport error'].includes(reason), `disconnect reason ${reason}`);
+  });
+
   test('over polling the oversized POST itself is refused', async () => {
     const hs = await fetch(`${srv.url}/socket.io/?EIO=4&transport=polling`);
     const text = await hs.text();

@@ -141,7 +141,7 @@ func New(cfg Config) (*Server, error) {
 		Node: cfg.Node, Auth: cfg.Auth, Catalog: s.Queues,
 		Rooms: s.rooms, Directory: s.directory, Logger: log,
 	})
-	sockets := sio.NewServer(sio.Config{ConnectTimeout: cfg.ConnectTimeout})
+	sockets := sio.NewServer(sio.Config{ConnectTimeout: cfg.ConnectTimeout, MaxPacketBytes: cfg.MaxHTTPBufferSize})
 	s.Hub.Register(sockets.Of("/"))
 
 	httpAPI := api.New(api.Config{

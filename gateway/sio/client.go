@@ -2,6 +2,7 @@ package sio
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/queuecast/queuecast/gateway/engineio"
@@ -41,7 +42,11 @@ func (c *client) Message(s *transport.Session, p engineio.Packet) {
 		pkt, complete, err = c.dec.AddText(p.Data)
 	}
 	if err != nil {
-		s.Close(transport.ReasonParseError)
+		if errors.Is(err, socketio.ErrTooLarge) {
+			s.Close(transport.ReasonPayloadTooLarge)
+		} else {
+			s.Close(transport.ReasonParseError)
+		}
 		return
 	}
 	if complete {

@@ -59,6 +59,10 @@ type Config struct {
 	// ConnectTimeout closes a connection that has not connected to any
 	// namespace in that time. Zero means 45s.
 	ConnectTimeout time.Duration
+	// MaxPacketBytes bounds a binary event or ack with all its
+	// attachments; more closes the connection as too large. Zero means
+	// no bound beyond the transport's per-message limit.
+	MaxPacketBytes int
 }
 
 // Server is a set of namespaces; NewHandler plugs it into a transport.
@@ -87,5 +91,7 @@ func (s *Server) Of(name string) *Namespace {
 
 // NewHandler returns the transport handler of one new connection.
 func (s *Server) NewHandler(info *transport.RequestInfo) transport.Handler {
-	return &client{srv: s, sockets: make(map[string]*Socket, 1)}
+	c := &client{srv: s, sockets: make(map[string]*Socket, 1)}
+	c.dec.MaxBytes = s.cfg.MaxPacketBytes
+	return c
 }

@@ -147,7 +147,14 @@ func validateEventName(first []byte) error {
 // packet is complete after the last one. One Decoder serves one connection;
 // it is not safe for concurrent use. The zero value is ready to use.
 type Decoder struct {
+	// MaxBytes bounds a binary packet with all its attachments (0: no
+	// bound). Each message is already bounded by the transport; without
+	// this, a packet announcing MaxAttachments attachments could hold that
+	// many times the transport's limit.
+	MaxBytes int
+
 	pending *Packet
+	size    int // bytes of the pending packet so far
 }
 
 // AddText decodes a text packet (see Decode). complete is false, and p nil,
@@ -171,7 +178,7 @@ func (d *Decoder) AddText(b []byte) (p *Packet, complete bool, err error) {
 	}
 	p.Data = bytes.Clone(p.Data)
 	p.Buffers = make([][]byte, 0, p.Attachments)
-	d.pending = p
+	d.pending, d.size = p, len(b)
 	return nil, false, nil
 }
 
@@ -184,16 +191,20 @@ func (d *Decoder) AddBinary(b []byte) (p *Packet, complete bool, err error) {
 		return nil, false, fmt.Errorf("%w: unexpected binary attachment", ErrInvalidPacket)
 	}
 	p = d.pending
+	if d.size += len(b); d.MaxBytes > 0 && d.size > d.MaxBytes {
+		d.Reset()
+		return nil, false, fmt.Errorf("%w: binary packet over %d bytes", ErrTooLarge, d.MaxBytes)
+	}
 	p.Buffers = append(p.Buffers, b)
 	if len(p.Buffers) < p.Attachments {
 		return nil, false, nil
 	}
-	d.pending = nil
+	d.pending, d.size = nil, 0
 	return p, true, nil
 }
 
 // Reset drops any partly received binary packet.
-func (d *Decoder) Reset() { d.pending = nil }
+func (d *Decoder) Reset() { d.pending, d.size = nil, 0 }
 
 // Awaiting reports how many attachments the Decoder still waits for.
 func (d *Decoder) Awaiting() int {

@@ -100,3 +100,28 @@ func TestDecoderErrors(t *testing.T) {
 		require.Equal(t, raw(`["y"]`), p.Data)
 	})
 }
+
+// A binary packet's attachments together stay within MaxBytes; the
+// Decoder then starts afresh.
+func TestDecoderMaxBytes(t *testing.T) {
+	d := Decoder{MaxBytes: 100}
+	text := []byte(`52-["message",` + ph0 + `,` + ph1 + `]`)
+	_, _, err := d.AddText(text)
+	require.NoError(t, err)
+	_, complete, err := d.AddBinary(make([]byte, 100-len(text)))
+	require.NoError(t, err, "exactly at the limit")
+	require.False(t, complete)
+	_, _, err = d.AddBinary([]byte{1})
+	require.ErrorIs(t, err, ErrTooLarge)
+	require.Equal(t, 0, d.Awaiting())
+
+	// Small packets still pass, and the count starts again.
+	_, _, err = d.AddText(text)
+	require.NoError(t, err)
+	_, _, err = d.AddBinary([]byte{1})
+	require.NoError(t, err)
+	p, complete, err := d.AddBinary([]byte{2})
+	require.NoError(t, err)
+	require.True(t, complete)
+	require.Equal(t, [][]byte{{1}, {2}}, p.Buffers)
+}

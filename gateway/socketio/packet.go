@@ -43,6 +43,10 @@ func (t PacketType) IsBinary() bool { return t == BinaryEvent || t == BinaryAck 
 // Decoder wrap it with detail; test for it with errors.Is.
 var ErrInvalidPacket = errors.New("socketio: invalid packet")
 
+// ErrTooLarge reports a binary packet whose attachments together pass the
+// Decoder's MaxBytes; the receiver must close the connection.
+var ErrTooLarge = errors.New("socketio: packet too large")
+
 // NoID is the Packet.ID of a packet without an ack id. The zero Packet has
 // ID 0, which is a real ack id: set ID to NoID explicitly.
 const NoID int64 = -1
