@@ -59,9 +59,9 @@ type Config struct {
 	// ConnectTimeout closes a connection that has not connected to any
 	// namespace in that time. Zero means 45s.
 	ConnectTimeout time.Duration
-	// MaxPacketBytes bounds a binary event or ack with all its
-	// attachments; more closes the connection as too large. Zero means
-	// no bound beyond the transport's per-message limit.
+	// MaxPacketBytes bounds the attachments of a binary event or ack
+	// together; more closes the connection as too large. Zero means no
+	// bound beyond the transport's per-message limit.
 	MaxPacketBytes int
 }
 

@@ -147,14 +147,14 @@ func validateEventName(first []byte) error {
 // packet is complete after the last one. One Decoder serves one connection;
 // it is not safe for concurrent use. The zero value is ready to use.
 type Decoder struct {
-	// MaxBytes bounds a binary packet with all its attachments (0: no
-	// bound). Each message is already bounded by the transport; without
-	// this, a packet announcing MaxAttachments attachments could hold that
-	// many times the transport's limit.
+	// MaxBytes bounds the attachments of a binary packet together (0: no
+	// bound). Each message, the text part included, is already bounded by
+	// the transport; without this, a packet announcing MaxAttachments
+	// attachments could hold that many times the transport's limit.
 	MaxBytes int
 
 	pending *Packet
-	size    int // bytes of the pending packet so far
+	size    int // attachment bytes of the pending packet so far
 }
 
 // AddText decodes a text packet (see Decode). complete is false, and p nil,
@@ -178,7 +178,7 @@ func (d *Decoder) AddText(b []byte) (p *Packet, complete bool, err error) {
 	}
 	p.Data = bytes.Clone(p.Data)
 	p.Buffers = make([][]byte, 0, p.Attachments)
-	d.pending, d.size = p, len(b)
+	d.pending, d.size = p, 0
 	return nil, false, nil
 }
 

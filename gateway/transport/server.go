@@ -326,7 +326,7 @@ func (s *Server) serveWebSocket(c *websocket.Conn) {
 			panic(r)
 		}
 	}()
-	if s.pollers != nil {
+	if s.pollers != nil && conn.rc != nil {
 		conn.poller = s.pollers.pick()
 	}
 	early := buffered(hijacked, raw)

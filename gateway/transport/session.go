@@ -209,7 +209,7 @@ func (s *Session) onPacket(p engineio.Packet) {
 		// A GET the client sent before its close gets a noop. One still on
 		// its way (the client sends both at once, on two connections) may
 		// reach the session just after the close: it is owed the noop too.
-		s.noopOwed = !s.out.releasePoll(frameNoop) && s.ws == nil
+		s.noopOwed = !s.out.releasePoll(frameNoop) && s.ws == nil && s.probeGet == nil
 		s.close(ReasonClientClose)
 	case engineio.Noop:
 	default:
@@ -351,6 +351,12 @@ func (s *Session) onWSClosed(m *wsClosed) {
 	switch m.conn {
 	case s.probe:
 		s.upgradeTimer.Stop()
+		switch {
+		case errors.Is(m.err, errReadLimit):
+			refuse(m.conn, wsframe.CloseTooBig, string(ReasonPayloadTooLarge))
+		case errors.Is(m.err, errWSProtocol):
+			refuse(m.conn, wsframe.CloseProtocol, string(ReasonProtocolError))
+		}
 		s.probe, s.probed = nil, false
 		s.answerProbeGet(pollResult{status: 200, body: frameNoop.appendPolling(nil)})
 	case s.ws:

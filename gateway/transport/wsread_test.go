@@ -273,3 +273,50 @@ func TestRequestInfoOutlivesTheRequest(t *testing.T) {
 	require.Equal(t, "FIRST-AGENT-aaaaaaaaaaaaaaaaaaaa", info.UserAgent)
 	require.Equal(t, "xx-FIRST", info.Language)
 }
+
+// opaqueListener hands out connections that expose no descriptor (as a TLS
+// listener would): they cannot be polled and are read by a goroutine each.
+type opaqueListener struct{ net.Listener }
+
+func (l opaqueListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return struct{ net.Conn }{c}, nil
+}
+
+func TestOpaqueConnectionMessageTooLarge(t *testing.T) {
+	ts := startServerOn(t, fastConfig(), func(ln net.Listener) net.Listener { return opaqueListener{ln} })
+	c := dial(t, ts, "?EIO=4&transport=websocket")
+	_, open := read(t, c)
+	require.True(t, strings.HasPrefix(open, "0{"))
+	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("4echo")))
+	_, got := read(t, c)
+	require.Equal(t, "4echo", got)
+	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("4"+strings.Repeat("x", 2000))))
+	require.Equal(t, ReasonPayloadTooLarge, <-ts.handler.closed)
+	requireCloseCode(t, c, fws.CloseMessageTooBig)
+}
+
+// An upgrade probe that breaks the protocol is refused with a close frame
+// at once; the polling session carries on.
+func TestBrokenProbeIsRefused(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
+	sid, q := pollingSession(t, ts)
+	c := dial(t, ts, "?EIO=4&transport=websocket&sid="+sid)
+	frame := []byte{0x80 | 0x40 | 0x1, 0x80 | 2, 1, 2, 3, 4, '2' ^ 1, 'p' ^ 2} // reserved bit set
+	_, err := c.NetConn().Write(frame)
+	require.NoError(t, err)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(500*time.Millisecond)))
+	_, _, err = c.ReadMessage()
+	var ce *fws.CloseError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, fws.CloseProtocolError, ce.Code)
+
+	status, _ := do(t, "POST", q, "4still-polling")
+	require.Equal(t, 200, status)
+	status, body := do(t, "GET", q, "")
+	require.Equal(t, 200, status)
+	require.Contains(t, body, "4still-polling")
+}
