@@ -30,6 +30,12 @@ type poller struct {
 	waitN  int
 	waitFn func(fd uintptr) bool
 
+	// One read into buf, for whichever connection is being read; set up
+	// once so a read allocates nothing.
+	readFn  func(fd uintptr) bool
+	readN   int
+	readErr error
+
 	mu    sync.Mutex
 	conns map[int32]*wsConn // by descriptor; entries carry a generation
 	gen   int32
@@ -101,6 +107,11 @@ func newPoller() (*poller, error) {
 		p.waitN = n
 		return n > 0 // none ready: park until the epoll set is readable
 	}
+	p.readFn = func(fd uintptr) bool {
+		p.readN, p.readErr = syscall.Read(int(fd), p.buf)
+		p.readN = max(p.readN, 0)
+		return true
+	}
 	return p, nil
 }
 
@@ -170,10 +181,8 @@ func (p *poller) run() {
 
 // read reads c once and feeds what came.
 func (p *poller) read(c *wsConn) {
-	c.readBuf = p.buf
-	err := c.rc.Read(c.readFn)
-	n, rerr := c.readN, c.readErr
-	c.readBuf = nil
+	err := c.rc.Read(p.readFn)
+	n, rerr := p.readN, p.readErr
 	switch {
 	case err != nil: // closed under us
 		c.end(errReaderEnded)
@@ -191,13 +200,6 @@ func (p *poller) read(c *wsConn) {
 func (s *Server) startPolled(c *wsConn) bool {
 	if c.poller == nil || c.rc == nil {
 		return false
-	}
-	c.readFn = func(fd uintptr) bool {
-		c.readN, c.readErr = syscall.Read(int(fd), c.readBuf)
-		if c.readN < 0 {
-			c.readN = 0
-		}
-		return true
 	}
 	if err := c.poller.add(c); err != nil {
 		c.end(errReaderEnded)

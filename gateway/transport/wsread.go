@@ -39,12 +39,6 @@ type wsConn struct {
 	inMsg   bool
 	ended   bool // wsClosed sent; nothing more is delivered
 
-	// One-shot read, set up once so a poller read allocates nothing.
-	readFn  func(fd uintptr) bool
-	readBuf []byte
-	readN   int
-	readErr error
-
 	closeOnce sync.Once
 	poller    *poller // reads this connection; nil for the fallback reader
 	fd, gen   int32   // registration in the poller
