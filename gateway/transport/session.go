@@ -164,10 +164,8 @@ func (s *Session) start(ctx actor.Context) {
 		MaxPayload:   int64(s.srv.cfg.MaxPayload),
 	})
 	s.Push(NewFrame(engineio.Packet{Type: engineio.Open, Data: hs}))
-	self := ctx.Self()
-	system := ctx.ActorSystem()
-	s.pingTimer = SendAfter(system, s.srv.cfg.PingInterval, self, pingTickMsg)
-	s.pongTimer = SendAfter(system, time.Hour, self, pongDeadlineMsg)
+	s.pingTimer = s.after(s.srv.cfg.PingInterval, pingTickMsg)
+	s.pongTimer = s.after(time.Hour, pongDeadlineMsg)
 	s.pongTimer.Stop()
 	s.handler.Open(s)
 }
@@ -306,8 +304,7 @@ func (s *Session) onWSAttach(m *wsAttach) {
 	}
 	m.reply <- true
 	s.probe = m.conn
-	self, system := s.ctx.Self(), s.ctx.ActorSystem()
-	s.upgradeTimer = SendAfter(system, s.srv.cfg.UpgradeTimeout, self, upgradeExpiredMsg)
+	s.upgradeTimer = s.after(s.srv.cfg.UpgradeTimeout, upgradeExpiredMsg)
 }
 
 // onProbeMessage runs the upgrade: "2probe" is answered with "3probe" and
@@ -348,27 +345,43 @@ func (s *Session) abortUpgrade() {
 }
 
 func (s *Session) onWSClosed(m *wsClosed) {
+	reason := readReason(m.err)
 	switch m.conn {
 	case s.probe:
 		s.upgradeTimer.Stop()
-		switch {
-		case errors.Is(m.err, errReadLimit):
-			refuse(m.conn, wsframe.CloseTooBig, string(ReasonPayloadTooLarge))
-		case errors.Is(m.err, errWSProtocol):
-			refuse(m.conn, wsframe.CloseProtocol, string(ReasonProtocolError))
+		if reason != ReasonTransportClose {
+			// The client broke the protocol: it is told why.
+			refuse(m.conn, closeCode(reason), string(reason))
 		}
 		s.probe, s.probed = nil, false
 		s.answerProbeGet(pollResult{status: 200, body: frameNoop.appendPolling(nil)})
 	case s.ws:
-		reason := ReasonTransportClose
-		switch {
-		case errors.Is(m.err, errReadLimit):
-			reason = ReasonPayloadTooLarge
-		case errors.Is(m.err, errWSProtocol):
-			reason = ReasonProtocolError
-		}
 		s.close(reason)
 	}
+}
+
+// readReason names why a WebSocket's reader stopped.
+func readReason(err error) Reason {
+	switch {
+	case errors.Is(err, errReadLimit):
+		return ReasonPayloadTooLarge
+	case errors.Is(err, errWSProtocol):
+		return ReasonProtocolError
+	}
+	return ReasonTransportClose
+}
+
+// closeCode is the WebSocket close code that goes with a reason.
+func closeCode(r Reason) uint16 {
+	switch r {
+	case ReasonServerShutdown:
+		return wsframe.CloseGoingAway
+	case ReasonPayloadTooLarge:
+		return wsframe.CloseTooBig
+	case ReasonProtocolError:
+		return wsframe.CloseProtocol
+	}
+	return wsframe.CloseNormal
 }
 
 // close ends the session once: the handler hears of it first, then the
@@ -392,18 +405,7 @@ func (s *Session) close(reason Reason) {
 	}
 	s.answerProbeGet(pollResult{status: 200, body: frameClose.appendPolling(nil)})
 	s.handler.Closed(s, reason)
-	code := wsframe.CloseNormal
-	switch reason {
-	case ReasonServerShutdown:
-		code = wsframe.CloseGoingAway
-	case ReasonPayloadTooLarge:
-		code = wsframe.CloseTooBig
-	case ReasonProtocolError:
-		if s.ws != nil {
-			code = wsframe.CloseProtocol
-		}
-	}
-	s.out.close(keepsBacklog(reason), frameClose, &Frame{ws: wsframe.AppendClose(nil, code, string(reason))})
+	s.out.close(keepsBacklog(reason), frameClose, &Frame{ws: wsframe.AppendClose(nil, closeCode(reason), string(reason))})
 	s.srv.sessionClosed(s, reason)
 	if s.ctx == nil || s.stopping {
 		return
@@ -418,8 +420,7 @@ func (s *Session) close(reason Reason) {
 	// is still in a stopped actor's mailbox, so requests already on their
 	// way (a POST, a GET, an upgrade) are answered by the closed session
 	// instead, and the client collects what a server-side close left it.
-	self, system := s.ctx.Self(), s.ctx.ActorSystem()
-	SendAfter(system, closeLinger, self, lingerOverMsg)
+	s.after(closeLinger, lingerOverMsg)
 }
 
 // closeLinger is how long a closed session keeps answering requests
@@ -451,8 +452,7 @@ func (s *Session) holdGet(reply chan<- pollResult) {
 		return
 	}
 	s.probeGet = reply
-	self, system := s.ctx.Self(), s.ctx.ActorSystem()
-	SendAfter(system, probeGetHold, self, probeGetExpiredMsg)
+	s.after(probeGetHold, probeGetExpiredMsg)
 }
 
 func (s *Session) answerProbeGet(r pollResult) {
@@ -478,6 +478,12 @@ func writeDirect(c *wsConn, frame []byte) {
 func refuse(c *wsConn, code uint16, reason string) {
 	writeDirect(c, wsframe.AppendClose(nil, code, reason))
 	c.close()
+}
+
+// after sends msg to the session itself once d has passed. Call it while
+// handling a message.
+func (s *Session) after(d time.Duration, msg any) *time.Timer {
+	return SendAfter(s.ctx.ActorSystem(), d, s.ctx.Self(), msg)
 }
 
 // SendAfter sends msg to pid once d has passed, from a timer.
