@@ -342,22 +342,33 @@ func TestWebSocketInvalidPacketCloses(t *testing.T) {
 // A message over the limit, or a frame breaking RFC 6455, ends the session
 // with a close frame naming the error, as a browser expects (not a bare
 // connection reset).
+// Both readers: the poller, and the goroutine for a connection that exposes
+// no descriptor (as behind TLS).
 func TestWebSocketMessageTooLarge(t *testing.T) {
-	ts := startServer(t, fastConfig())
-	c := dial(t, ts, "?EIO=4&transport=websocket")
-	read(t, c)
-	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("4"+strings.Repeat("x", 2000))))
-	require.Equal(t, ReasonPayloadTooLarge, <-ts.handler.closed)
-	requireCloseCode(t, c, fws.CloseMessageTooBig)
+	for name, wrap := range map[string]func(net.Listener) net.Listener{
+		"polled": func(ln net.Listener) net.Listener { return ln },
+		"opaque": func(ln net.Listener) net.Listener { return opaqueListener{ln} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ts := startServerOn(t, fastConfig(), wrap)
+			c := dial(t, ts, "?EIO=4&transport=websocket")
+			_, open := read(t, c)
+			require.True(t, strings.HasPrefix(open, "0{"))
+			require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("4echo")))
+			_, got := read(t, c)
+			require.Equal(t, "4echo", got)
+			require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("4"+strings.Repeat("x", 2000))))
+			require.Equal(t, ReasonPayloadTooLarge, <-ts.handler.closed)
+			requireCloseCode(t, c, fws.CloseMessageTooBig)
+		})
+	}
 }
 
 func TestWebSocketProtocolErrorGetsCloseFrame(t *testing.T) {
 	ts := startServer(t, fastConfig())
 	c := dial(t, ts, "?EIO=4&transport=websocket")
 	read(t, c)
-	// A text frame with a reserved bit set (no extension was negotiated).
-	frame := []byte{0x80 | 0x40 | 0x1, 0x80 | 2, 1, 2, 3, 4, '4' ^ 1, 'x' ^ 2}
-	_, err := c.NetConn().Write(frame)
+	_, err := c.NetConn().Write(reservedBitFrame("4x"))
 	require.NoError(t, err)
 	require.Equal(t, ReasonProtocolError, <-ts.handler.closed)
 	requireCloseCode(t, c, fws.CloseProtocolError)

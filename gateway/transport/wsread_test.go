@@ -41,6 +41,14 @@ func clientFrame(fin bool, op byte, payload []byte) []byte {
 	return f
 }
 
+// reservedBitFrame is a masked text frame with a reserved bit set, which
+// no negotiated extension allows.
+func reservedBitFrame(payload string) []byte {
+	f := clientFrame(true, 0x1, []byte(payload))
+	f[0] |= 0x40
+	return f
+}
+
 // parserRig is a wsConn whose session is an actor recording what it gets.
 type parserRig struct {
 	conn *wsConn
@@ -126,8 +134,7 @@ func TestFrameParserReassemblesAnySplit(t *testing.T) {
 func TestFrameParserRefusesBadFrames(t *testing.T) {
 	unmasked := clientFrame(true, 0x1, []byte("4x"))
 	unmasked[1] &^= 0x80
-	rsv := clientFrame(true, 0x1, []byte("4x"))
-	rsv[0] |= 0x40
+	rsv := reservedBitFrame("4x")
 	cases := map[string]struct {
 		frames [][]byte
 		want   error
@@ -286,27 +293,13 @@ func (l opaqueListener) Accept() (net.Conn, error) {
 	return struct{ net.Conn }{c}, nil
 }
 
-func TestOpaqueConnectionMessageTooLarge(t *testing.T) {
-	ts := startServerOn(t, fastConfig(), func(ln net.Listener) net.Listener { return opaqueListener{ln} })
-	c := dial(t, ts, "?EIO=4&transport=websocket")
-	_, open := read(t, c)
-	require.True(t, strings.HasPrefix(open, "0{"))
-	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("4echo")))
-	_, got := read(t, c)
-	require.Equal(t, "4echo", got)
-	require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("4"+strings.Repeat("x", 2000))))
-	require.Equal(t, ReasonPayloadTooLarge, <-ts.handler.closed)
-	requireCloseCode(t, c, fws.CloseMessageTooBig)
-}
-
 // An upgrade probe that breaks the protocol is refused with a close frame
 // at once; the polling session carries on.
 func TestBrokenProbeIsRefused(t *testing.T) {
 	ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
 	sid, q := pollingSession(t, ts)
 	c := dial(t, ts, "?EIO=4&transport=websocket&sid="+sid)
-	frame := []byte{0x80 | 0x40 | 0x1, 0x80 | 2, 1, 2, 3, 4, '2' ^ 1, 'p' ^ 2} // reserved bit set
-	_, err := c.NetConn().Write(frame)
+	_, err := c.NetConn().Write(reservedBitFrame("2probe"))
 	require.NoError(t, err)
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(500*time.Millisecond)))
 	_, _, err = c.ReadMessage()
