@@ -69,9 +69,7 @@ type churnRound struct {
 	firstErr                   atomic.Value
 }
 
-func (c *churnRound) run(ctx context.Context, g *rig, w int, dur time.Duration) {
-	h := &c.h
-	cycles, dialErrs, joinErrs, firstErr := &c.cycles, &c.dialErrs, &c.joinErrs, &c.firstErr
+func (round *churnRound) run(ctx context.Context, g *rig, w int, dur time.Duration) {
 	deadline := time.Now().Add(dur)
 	var wg sync.WaitGroup
 	for i := 0; i < w; i++ {
@@ -83,8 +81,8 @@ func (c *churnRound) run(ctx context.Context, g *rig, w int, dur time.Duration) 
 				t0 := time.Now()
 				c, err := sioclient.Dial(ctx, sioclient.Options{Addr: g.addr(), Token: tok})
 				if err != nil {
-					dialErrs.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
+					round.dialErrs.Add(1)
+					round.firstErr.CompareAndSwap(nil, err.Error())
 					time.Sleep(10 * time.Millisecond) // back off instead of spinning on a refusing server
 					continue
 				}
@@ -102,12 +100,12 @@ func (c *churnRound) run(ctx context.Context, g *rig, w int, dur time.Duration) 
 				_ = c.Close()
 				<-c.Done()
 				if !ok {
-					joinErrs.Add(1)
-					firstErr.CompareAndSwap(nil, "join failed or timed out")
+					round.joinErrs.Add(1)
+					round.firstErr.CompareAndSwap(nil, "join failed or timed out")
 					continue
 				}
-				h.Record(time.Since(t0))
-				cycles.Add(1)
+				round.h.Record(time.Since(t0))
+				round.cycles.Add(1)
 			}
 		}()
 	}
