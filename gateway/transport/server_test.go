@@ -240,22 +240,6 @@ func TestPollingClientClose(t *testing.T) {
 	require.Equal(t, ReasonClientClose, <-ts.handler.closed)
 }
 
-// A client sends its close while a GET is still on its way (two
-// connections, either may arrive first): the GET that arrives after the
-// close still gets its noop, and only later ones are refused.
-func TestPollingClientCloseBeforeItsGet(t *testing.T) {
-	ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
-	_, q := pollingSession(t, ts)
-	status, _ := do(t, "POST", q, "1")
-	require.Equal(t, 200, status)
-	require.Equal(t, ReasonClientClose, <-ts.handler.closed)
-	status, body := do(t, "GET", q, "")
-	require.Equal(t, 200, status)
-	require.Equal(t, "6", body)
-	status, _ = do(t, "GET", q, "")
-	require.Equal(t, 400, status)
-}
-
 // pollingSession opens a polling session and returns its id and URL.
 func pollingSession(t *testing.T, ts *testServer) (sid, url string) {
 	t.Helper()
@@ -486,22 +470,36 @@ func TestGetRacingUpgradeIsRefused(t *testing.T) {
 	require.Equal(t, 400, <-got)
 }
 
-// TestServerCloseOnPollingDeliversBacklog checks that what the server queued
-// before closing a polling session reaches the next GET, close packet last,
-// and that the session is gone afterwards.
-func TestServerCloseOnPollingDeliversBacklog(t *testing.T) {
-	ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
-	_, q := pollingSession(t, ts)
-	status, _ := do(t, "POST", q, "4bye")
-	require.Equal(t, 200, status)
-	require.Equal(t, ReasonForcedClose, <-ts.handler.closed)
-	status, body := do(t, "GET", q, "")
-	require.Equal(t, 200, status)
-	require.Equal(t, "4bye-ack\x1e1", body)
-	status, _ = do(t, "GET", q, "")
-	require.Equal(t, 400, status)
-	status, _ = do(t, "POST", q, "4late")
-	require.Equal(t, 400, status, "a closed session refuses posts at once")
+// The next GET after a polling session closed, with no GET parked:
+//   - the server closed it: what it queued reaches that GET, close packet
+//     last, as the reference server does;
+//   - the client closed it while a GET was still on its way (two
+//     connections, either may arrive first): that GET still gets its noop.
+//
+// Later GETs and POSTs are refused: the session is gone.
+func TestPollingGetAfterClose(t *testing.T) {
+	for _, tc := range []struct {
+		name, post, next string
+		reason           Reason
+	}{
+		{"server close", "4bye", "4bye-ack\x1e1", ReasonForcedClose},
+		{"client close", "1", "6", ReasonClientClose},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, Config{PingInterval: 5 * time.Second, PingTimeout: time.Second})
+			_, q := pollingSession(t, ts)
+			status, _ := do(t, "POST", q, tc.post)
+			require.Equal(t, 200, status)
+			require.Equal(t, tc.reason, <-ts.handler.closed)
+			status, body := do(t, "GET", q, "")
+			require.Equal(t, 200, status)
+			require.Equal(t, tc.next, body)
+			status, _ = do(t, "GET", q, "")
+			require.Equal(t, 400, status)
+			status, _ = do(t, "POST", q, "4late")
+			require.Equal(t, 400, status, "a closed session refuses posts at once")
+		})
+	}
 }
 
 // TestUpgradeToClosedSessionIsRefused checks that a WebSocket offered to a
