@@ -27,6 +27,24 @@ var (
 	ErrInternal = errors.New("internal database error")
 )
 
+// ErrOutcomeUnknown: the commit of a change failed, and the change may or
+// may not have been committed (the connection broke under the COMMIT). It
+// wraps ErrUnavailable; a caller that must tell the truth looks at the
+// database before it answers. Every other failure of a change means that
+// nothing was committed.
+var ErrOutcomeUnknown = fmt.Errorf("outcome of the commit unknown: %w", ErrUnavailable)
+
+// Errors of idempotent requests (Stamp.Request).
+var (
+	// ErrReplayed is not a failure: an earlier request with the same key
+	// already did the work, and the Ticket returned with it is that
+	// request's ticket as it is now. It wraps none of the sentinels above.
+	ErrReplayed = errors.New("request already done under this idempotency key")
+	// ErrKeyReused: the key was used before for a request with other
+	// parameters (the gateway answers 422).
+	ErrKeyReused = fmt.Errorf("idempotency key was used for a different request: %w", ErrInvalid)
+)
+
 // Specific conflicts; each wraps ErrConflict.
 var (
 	// ErrIllegalMove: the ticket is not in a state the move starts from.
@@ -89,25 +107,35 @@ func (s *sqlStore) mapErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, k := range []error{ErrNotFound, ErrConflict, ErrDuplicate, ErrInvalid, ErrUnavailable, ErrInternal} {
+	for _, k := range []error{ErrNotFound, ErrConflict, ErrDuplicate, ErrInvalid, ErrUnavailable, ErrInternal, ErrReplayed, errKeyTaken} {
 		if errors.Is(err, k) {
 			return err
 		}
 	}
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	if errors.Is(err, sql.ErrNoRows) {
 		return opErr(op, ErrNotFound)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return &dbError{op: op, kind: ErrUnavailable, code: "context", cause: err}
 	}
-	class, code := s.d.classify(err)
-	switch class {
+	var e *dbError
+	switch class, code := s.classify(err); class {
 	case classUnique:
 		return &dbError{op: op, kind: ErrDuplicate, cause: err}
 	case classForeignKey, classCheck:
 		return &dbError{op: op, kind: ErrInvalid, cause: err}
 	case classUnavailable:
-		return &dbError{op: op, kind: ErrUnavailable, code: code, cause: err}
+		e = &dbError{op: op, kind: ErrUnavailable, code: code, cause: err}
+	default:
+		e = &dbError{op: op, kind: ErrInternal, code: code, cause: err}
 	}
-	return &dbError{op: op, kind: ErrInternal, code: code, cause: err}
+	s.failures.record(e)
+	return e
+}
+
+// classify sorts a driver error: a deadline or a cancellation is the
+// database being too slow (unavailable), whatever the driver wrapped it in;
+// the rest is the dialect's business.
+func (s *sqlStore) classify(err error) (errorClass, string) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return classUnavailable, "context"
+	}
+	return s.d.classify(err)
 }

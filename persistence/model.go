@@ -79,7 +79,23 @@ type Stamp struct {
 	Actor string
 	// At is the time of the change; the zero value means time.Now().
 	At time.Time
+	// Request is the client's Idempotency-Key for the change, if it sent
+	// one. CreateTicket and CallTicket honour it; other moves ignore it.
+	Request Idempotency
 }
+
+// Idempotency names one client request so that a retry of it is answered
+// with the first attempt's result instead of doing the work again. Scope
+// is the route and the caller (two callers' keys never meet), Key the
+// client's Idempotency-Key, Fingerprint the request's parameters (the same
+// key with other parameters is ErrKeyReused). The zero value is a request
+// without a key.
+type Idempotency struct {
+	Scope, Key, Fingerprint string
+}
+
+// IsZero reports whether the request carries no key.
+func (i Idempotency) IsZero() bool { return i.Key == "" }
 
 func (s Stamp) at() Timestamp {
 	if s.At.IsZero() {
@@ -293,6 +309,10 @@ type Ticket struct {
 
 // NewTicket is the input of CreateTicket.
 type NewTicket struct {
+	// ID is the new ticket's id, chosen by the caller so that it can tell
+	// afterwards whether a create whose answer was lost was committed
+	// (GetTicket); empty means the store picks one.
+	ID        string
 	ServiceID string
 	// UserID is the owner; empty for none.
 	UserID string

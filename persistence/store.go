@@ -15,8 +15,12 @@ import (
 // constraints inside the database, so they hold even when two processes use
 // one database at once. All methods are safe for concurrent use.
 type Store interface {
-	// Ping checks that the database answers (for /ready).
+	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
+	// ProbeWrite checks that a ticket could be written now: it takes the
+	// locks a ticket write takes, waiting at most a second for them, and
+	// changes nothing (for /ready, which must fail while writes do).
+	ProbeWrite(ctx context.Context) error
 	// Close releases the database; the Store is unusable afterwards.
 	Close() error
 
@@ -48,14 +52,21 @@ type Store interface {
 	// service day, in the same transaction that inserts it. ErrNotFound for
 	// an unknown service, ErrServiceInactive for an inactive one,
 	// ErrTooManyActive when in.MaxActive is set and the owner already holds
-	// that many waiting or serving tickets.
+	// that many waiting or serving tickets. With by.Request set, the key is
+	// committed with the ticket, and a request whose key was committed
+	// before gets that ticket and ErrReplayed instead (ErrKeyReused when its
+	// parameters differ).
 	CreateTicket(ctx context.Context, in NewTicket, by Stamp) (Ticket, error)
 	// CallTicket moves a waiting ticket to serving at an open, idle counter
 	// that serves its service. Of two concurrent calls for one ticket, or for
 	// one counter, at most one succeeds; the other gets an error wrapping
 	// ErrConflict (ErrIllegalMove, ErrCounterBusy, ErrCounterNotOpen or
-	// ErrNotCounterService).
+	// ErrNotCounterService). by.Request is honoured as by CreateTicket: a
+	// replayed call returns the ticket the first call called, as it is now.
 	CallTicket(ctx context.Context, counterID, ticketID string, by Stamp) (Ticket, error)
+	// PurgeIdempotencyKeys forgets the keys committed before the instant
+	// and returns how many it forgot.
+	PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int, error)
 	// RecallTicket re-announces a serving ticket: recallCount + 1.
 	RecallTicket(ctx context.Context, ticketID string, by Stamp) (Ticket, error)
 	// CompleteTicket ends a serving ticket as completed and frees its counter.
@@ -109,7 +120,9 @@ type Config struct {
 	MaxOpenConns int
 	// ConnMaxLifetime recycles PostgreSQL connections; zero means 30 minutes.
 	ConnMaxLifetime time.Duration
-	// Logger receives migration logs; nil discards them.
+	// Logger receives migration logs and the database failures (each
+	// operation's at most once per 10 s, with the driver's message); nil
+	// discards them.
 	Logger *slog.Logger
 }
 
@@ -142,6 +155,15 @@ func Migrate(ctx context.Context, cfg Config) error {
 }
 
 func open(ctx context.Context, cfg Config) (*sqlStore, error) {
+	s, err := openDialect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.failures = newFailureLog(cfg.Logger)
+	return s, nil
+}
+
+func openDialect(ctx context.Context, cfg Config) (*sqlStore, error) {
 	u := cfg.DatabaseURL
 	switch {
 	case u == "":

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"io"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -25,6 +27,10 @@ var postgresDialect = dialect{
 	lockUser:      "SELECT pg_advisory_xact_lock(1902313473, hashtext(?))",
 	classify:      classifyPostgres,
 	migrationLock: true,
+	probeWrite: []string{
+		"SET LOCAL lock_timeout = '1s'",
+		"LOCK TABLE tickets, ticket_sequences, counters, ticket_events IN ROW EXCLUSIVE MODE",
+	},
 }
 
 // Pool defaults for PostgreSQL.
@@ -81,9 +87,25 @@ func classifyPostgres(err error) (errorClass, string) {
 		return classOther, name
 	}
 	var ce *pgconn.ConnectError
-	var ne net.Error
-	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) {
+	if errors.As(err, &ce) {
 		return classUnavailable, "connect"
 	}
+	if connectionLost(err) {
+		return classUnavailable, "connection"
+	}
 	return classOther, ""
+}
+
+// connectionLost reports errors of a connection that broke under a
+// statement or was found broken: the server went away (unexpected EOF, a
+// reset), pgx closed it ("conn closed", which it says is safe to retry),
+// or database/sql was handed a bad one. Whether the statement took effect
+// is unknown to the driver; the store's callers find out (see Store).
+func connectionLost(err error) bool {
+	var ne net.Error
+	var retry interface{ SafeToRetry() bool }
+	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		pgconn.Timeout(err) || (errors.As(err, &retry) && retry.SafeToRetry())
 }

@@ -38,16 +38,26 @@ type dialect struct {
 	classify func(error) (errorClass, string)
 	// migrationLock makes concurrent migrations from several nodes wait.
 	migrationLock bool
+	// probeWrite are the statements that, inside a transaction that is
+	// rolled back, take the locks a ticket write needs and change nothing
+	// (Store.ProbeWrite). SQLite needs none: beginning its IMMEDIATE
+	// transaction takes the write lock.
+	probeWrite []string
 }
 
 // sqlStore implements Store on database/sql through sqlx for both dialects.
 type sqlStore struct {
-	db *sqlx.DB
-	d  dialect
+	db       *sqlx.DB
+	d        dialect
+	failures *failureLog
 }
 
 // newID returns a UUIDv7 string: time ordered, so ids sort and index well.
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// NewID returns a new row id of the kind the store picks itself, for a
+// caller that names a ticket before creating it (NewTicket.ID).
+func NewID() string { return newID() }
 
 func (s *sqlStore) rebind(q string) string { return sqlx.Rebind(s.d.bind, q) }
 
@@ -87,11 +97,33 @@ func (s *sqlStore) tx(ctx context.Context, op string, fn func(tx *sqlx.Tx) error
 		_ = tx.Rollback()
 		return s.mapErr(op, err)
 	}
-	return s.mapErr(op, tx.Commit())
+	if err := tx.Commit(); err != nil {
+		// The statements went through; whether the commit did is not
+		// known (the connection may have broken after the server
+		// committed), so the caller must look before it answers.
+		e := &dbError{op: op, kind: ErrOutcomeUnknown, code: "commit", cause: err}
+		s.failures.record(e)
+		return e
+	}
+	return nil
 }
 
 func (s *sqlStore) Ping(ctx context.Context) error {
 	return s.mapErr("ping", s.db.PingContext(ctx))
+}
+
+func (s *sqlStore) ProbeWrite(ctx context.Context) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return s.mapErr("probe write", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, q := range s.d.probeWrite {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return s.mapErr("probe write", err)
+		}
+	}
+	return nil
 }
 
 func (s *sqlStore) Close() error {
@@ -398,19 +430,21 @@ func (s *sqlStore) CreateTicket(ctx context.Context, in NewTicket, by Stamp) (Ti
 	if in.UserID != "" {
 		user = &in.UserID
 	}
+	if len(in.ID) > maxNameLen || len(by.Request.Key) > MaxIdempotencyKeyLen {
+		return Ticket{}, opErr(op, ErrInvalid)
+	}
 	at := by.at()
-	var t Ticket
-	err := s.tx(ctx, op, func(tx *sqlx.Tx) error {
+	return s.withKey(ctx, op, by.Request, at, func(tx *sqlx.Tx) (Ticket, error) {
 		var svc Service
 		if err := s.get(ctx, tx, &svc, `SELECT `+serviceColumns+` FROM services WHERE id = ?`, in.ServiceID); err != nil {
-			return err
+			return Ticket{}, err
 		}
 		if !svc.Active {
-			return opErr(op, ErrServiceInactive)
+			return Ticket{}, opErr(op, ErrServiceInactive)
 		}
 		if user != nil && in.MaxActive > 0 {
 			if err := s.checkActive(ctx, tx, *user, in.MaxActive); err != nil {
-				return err
+				return Ticket{}, err
 			}
 		}
 		// The sequence row is created at 1 or incremented under its row
@@ -422,25 +456,25 @@ func (s *sqlStore) CreateTicket(ctx context.Context, in NewTicket, by Stamp) (Ti
 			ON CONFLICT (service_id, service_day)
 			DO UPDATE SET last_number = ticket_sequences.last_number + 1
 			RETURNING last_number`, svc.ID, in.ServiceDay); err != nil {
-			return err
+			return Ticket{}, err
 		}
-		id := newID()
+		id := in.ID
+		if id == "" {
+			id = newID()
+		}
 		if _, err := s.exec(ctx, tx, `INSERT INTO tickets
 			(id, service_id, issuing_service_id, service_day, number, display_number, status,
 			 priority, user_id, counter_id, recall_count, created_at, queued_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, ?)`,
 			id, svc.ID, svc.ID, in.ServiceDay, number, DisplayNumber(svc.Prefix, number), TicketWaiting,
 			prio, user, at, at); err != nil {
-			return err
+			return Ticket{}, err
 		}
 		if err := s.addEvent(ctx, tx, TicketEvent{TicketID: id, Type: EventCreated, At: at, Actor: by.actor()}); err != nil {
-			return err
+			return Ticket{}, err
 		}
-		var err error
-		t, err = s.loadTicket(ctx, tx, id)
-		return err
+		return s.loadTicket(ctx, tx, id)
 	})
-	return t, err
 }
 
 // checkActive fails with ErrTooManyActive when user holds max or more
@@ -466,83 +500,89 @@ func (s *sqlStore) checkActive(ctx context.Context, tx *sqlx.Tx, user string, ma
 
 func (s *sqlStore) CallTicket(ctx context.Context, counterID, ticketID string, by Stamp) (Ticket, error) {
 	const op = "call ticket"
+	if len(by.Request.Key) > MaxIdempotencyKeyLen {
+		return Ticket{}, opErr(op, ErrInvalid)
+	}
 	at := by.at()
-	var t Ticket
-	err := s.tx(ctx, op, func(tx *sqlx.Tx) error {
-		// Read first to name the reason a call is refused; the conditional
-		// updates below are what actually guard the invariants.
-		cur, err := s.loadTicket(ctx, tx, ticketID)
-		if err != nil {
-			return err
+	return s.withKey(ctx, op, by.Request, at, func(tx *sqlx.Tx) (Ticket, error) {
+		if err := s.callTicket(ctx, tx, op, counterID, ticketID, at, by); err != nil {
+			return Ticket{}, err
 		}
-		var c counterRow
-		if err := s.get(ctx, tx, &c, `SELECT `+counterColumns+` FROM counters WHERE id = ?`, counterID); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return opErr(op+": counter", ErrNotFound)
-			}
-			return err
-		}
-		var serves int
-		if err := s.get(ctx, tx, &serves, `SELECT COUNT(*) FROM counter_services WHERE counter_id = ? AND service_id = ?`,
-			counterID, cur.ServiceID); err != nil {
-			return err
-		}
-		switch {
-		case cur.Status != TicketWaiting:
-			return opErr(op, ErrIllegalMove)
-		case c.Status != CounterOpen:
-			return opErr(op, ErrCounterNotOpen)
-		case c.CurrentTicketID != nil:
-			return opErr(op, ErrCounterBusy)
-		case serves == 0:
-			return opErr(op, ErrNotCounterService)
-		}
-		// Ticket row first, then counter row: every move locks in this
-		// order, so concurrent moves cannot deadlock.
-		n, err := s.exec(ctx, tx, `UPDATE tickets
-			SET status = ?, counter_id = ?, called_at = COALESCE(called_at, ?), last_called_at = ?
-			WHERE id = ? AND status = ?
-			  AND service_id IN (SELECT service_id FROM counter_services WHERE counter_id = ?)`,
-			TicketServing, counterID, at, at, ticketID, TicketWaiting, counterID)
-		if err != nil {
-			// The partial unique index on serving tickets' counter_id.
-			return s.conflictOnUnique(op, err, ErrCounterBusy)
-		}
-		if n == 0 {
-			return opErr(op, ErrIllegalMove)
-		}
-		n, err = s.exec(ctx, tx, `UPDATE counters SET current_ticket_id = ?
-			WHERE id = ? AND status = ? AND current_ticket_id IS NULL`,
-			ticketID, counterID, CounterOpen)
-		if err != nil {
-			// The unique current_ticket_id: another counter has the ticket.
-			return s.conflictOnUnique(op, err, ErrIllegalMove)
-		}
-		if n == 0 {
-			// Changed since the read above: say how, as it is now.
-			var now counterRow
-			if err := s.get(ctx, tx, &now, `SELECT `+counterColumns+` FROM counters WHERE id = ?`, counterID); err != nil {
-				return err
-			}
-			if now.Status != CounterOpen {
-				return opErr(op, ErrCounterNotOpen)
-			}
-			return opErr(op, ErrCounterBusy)
-		}
-		if err := s.addEvent(ctx, tx, TicketEvent{TicketID: ticketID, Type: EventCalled, At: at,
-			Actor: by.actor(), CounterID: &counterID}); err != nil {
-			return err
-		}
-		t, err = s.loadTicket(ctx, tx, ticketID)
-		return err
+		return s.loadTicket(ctx, tx, ticketID)
 	})
-	return t, err
+}
+
+// callTicket makes the moves of a call inside tx, each conditional on the
+// state it read, and logs the event.
+func (s *sqlStore) callTicket(ctx context.Context, tx *sqlx.Tx, op, counterID, ticketID string, at Timestamp, by Stamp) error {
+	// Read first to name the reason a call is refused; the conditional
+	// updates below are what actually guard the invariants.
+	cur, err := s.loadTicket(ctx, tx, ticketID)
+	if err != nil {
+		return err
+	}
+	var c counterRow
+	if err := s.get(ctx, tx, &c, `SELECT `+counterColumns+` FROM counters WHERE id = ?`, counterID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return opErr(op+": counter", ErrNotFound)
+		}
+		return err
+	}
+	var serves int
+	if err := s.get(ctx, tx, &serves, `SELECT COUNT(*) FROM counter_services WHERE counter_id = ? AND service_id = ?`,
+		counterID, cur.ServiceID); err != nil {
+		return err
+	}
+	switch {
+	case cur.Status != TicketWaiting:
+		return opErr(op, ErrIllegalMove)
+	case c.Status != CounterOpen:
+		return opErr(op, ErrCounterNotOpen)
+	case c.CurrentTicketID != nil:
+		return opErr(op, ErrCounterBusy)
+	case serves == 0:
+		return opErr(op, ErrNotCounterService)
+	}
+	// Ticket row first, then counter row: every move locks in this
+	// order, so concurrent moves cannot deadlock.
+	n, err := s.exec(ctx, tx, `UPDATE tickets
+		SET status = ?, counter_id = ?, called_at = COALESCE(called_at, ?), last_called_at = ?
+		WHERE id = ? AND status = ?
+		  AND service_id IN (SELECT service_id FROM counter_services WHERE counter_id = ?)`,
+		TicketServing, counterID, at, at, ticketID, TicketWaiting, counterID)
+	if err != nil {
+		// The partial unique index on serving tickets' counter_id.
+		return s.conflictOnUnique(op, err, ErrCounterBusy)
+	}
+	if n == 0 {
+		return opErr(op, ErrIllegalMove)
+	}
+	n, err = s.exec(ctx, tx, `UPDATE counters SET current_ticket_id = ?
+		WHERE id = ? AND status = ? AND current_ticket_id IS NULL`,
+		ticketID, counterID, CounterOpen)
+	if err != nil {
+		// The unique current_ticket_id: another counter has the ticket.
+		return s.conflictOnUnique(op, err, ErrIllegalMove)
+	}
+	if n == 0 {
+		// Changed since the read above: say how, as it is now.
+		var now counterRow
+		if err := s.get(ctx, tx, &now, `SELECT `+counterColumns+` FROM counters WHERE id = ?`, counterID); err != nil {
+			return err
+		}
+		if now.Status != CounterOpen {
+			return opErr(op, ErrCounterNotOpen)
+		}
+		return opErr(op, ErrCounterBusy)
+	}
+	return s.addEvent(ctx, tx, TicketEvent{TicketID: ticketID, Type: EventCalled, At: at,
+		Actor: by.actor(), CounterID: &counterID})
 }
 
 // conflictOnUnique reports a unique violation met by a move as the
 // conflict kind: another transaction got there first.
 func (s *sqlStore) conflictOnUnique(op string, err error, kind error) error {
-	if class, _ := s.d.classify(err); class == classUnique {
+	if class, _ := s.classify(err); class == classUnique {
 		return opErr(op, kind)
 	}
 	return err
