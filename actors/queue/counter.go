@@ -2,116 +2,276 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/queuecast/queuecast/actors/ask"
 	"github.com/queuecast/queuecast/persistence"
 )
 
+// ErrCallInProgress: the counter is already calling a ticket (409).
+var ErrCallInProgress = fmt.Errorf("a call is already in progress at this counter: %w", persistence.ErrCounterBusy)
+
 // counterActor owns one counter's status and current ticket, loaded from the
-// database on start.
+// database on start and whenever an outcome leaves it unsure.
+//
+// Call-next never waits on another actor: the counter picks the service
+// whose head scores best from the services' published views, sends that
+// service actor a takeHead, and answers the caller when the *taken outcome
+// comes back as a message. One call is in flight at a time.
 type counterActor struct {
 	env     *env
 	id      string
+	view    *atomic.Pointer[counterView]
+	self    *actor.PID
 	c       persistence.Counter
 	current *persistence.Ticket
+	// currentKey is the Idempotency-Key of the call that called current,
+	// so that a retry of it is answered with current instead of 409.
+	currentKey string
 	// mean is the EWMA of completed service times in seconds; zero until
 	// seeded from the services' defaults.
 	mean float64
 	// idleSince is when the counter last had nothing to serve.
 	idleSince time.Time
+	loaded    bool
+	calls     uint64
+	pending   *pendingCall
+	reload    reloader
 }
 
-func newCounterProps(e *env, id string) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &counterActor{env: e, id: id} })
+// pendingCall is the call-next in flight.
+type pendingCall struct {
+	id    uint64
+	m     *callNext
+	tried []string
+	timer *time.Timer
+}
+
+func newCounterProps(e *env, id string, view *atomic.Pointer[counterView]) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &counterActor{env: e, id: id, view: view} })
 }
 
 func (a *counterActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		a.load()
-	case *actor.Restarting, *actor.Stopping, *actor.Stopped:
+		a.self = ctx.Self()
+		a.refresh()
+	case *actor.Stopping, *actor.Restarting:
+		a.reload.stop()
+		if a.pending != nil {
+			a.pending.timer.Stop()
+			a.pending = nil
+		}
+	case *actor.Stopped:
 	case *callNext:
-		m.reply <- a.callNext(m)
+		a.callNext(m)
+	case *taken:
+		a.taken(m)
+	case *callExpired:
+		a.expired(m)
 	case *setStatus:
 		m.reply <- a.setStatus(m)
 	case *move:
 		m.reply <- a.move(m)
-	case *getCounterState:
-		m.reply <- a.state()
+	case *reload:
+		a.reload.fired()
+		a.refresh()
 	default:
 		a.env.log.Debug("queue counter: unknown message", slog.Any("type", m))
 	}
 }
 
-func (a *counterActor) load() {
-	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
-	defer cancel()
+func (a *counterActor) load(ctx context.Context) error {
 	c, err := a.env.store.GetCounter(ctx, a.id)
 	if err != nil {
-		panic(err)
+		return err
 	}
-	a.c, a.current, a.idleSince = c, nil, a.env.now()
+	var cur *persistence.Ticket
 	if c.CurrentTicketID != nil {
 		t, err := a.env.store.GetTicket(ctx, *c.CurrentTicketID)
 		if err != nil {
-			panic(err)
+			return err
 		}
-		a.current = &t
+		cur = &t
 	}
+	if a.current == nil || cur == nil || a.current.ID != cur.ID {
+		a.currentKey = ""
+		a.idleSince = a.env.now()
+	}
+	if cur != nil {
+		a.idleSince = time.Time{}
+	}
+	a.c, a.current, a.loaded = c, cur, true
+	a.reload.done()
+	return nil
 }
 
-func (a *counterActor) callNext(m *callNext) callResult {
-	switch {
-	case a.c.Status != persistence.CounterOpen:
-		return callResult{err: persistence.ErrCounterNotOpen}
-	case a.current != nil:
-		return callResult{err: persistence.ErrCounterBusy}
+// refresh reloads now, or later with backoff while the database fails.
+func (a *counterActor) refresh() {
+	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+	defer cancel()
+	if err := a.load(ctx); err != nil {
+		a.reload.later(a.env.sys, a.self)
+		return
 	}
+	a.publish()
+}
+
+// ready loads a counter that was never loaded, within the command's time.
+func (a *counterActor) ready(ctx context.Context) error {
+	if a.loaded {
+		return nil
+	}
+	if err := a.load(ctx); err != nil {
+		return err
+	}
+	a.publish()
+	return nil
+}
+
+func (a *counterActor) stale() { a.reload.later(a.env.sys, a.self) }
+
+func (a *counterActor) callNext(m *callNext) {
+	if !m.req.Live() {
+		m.reply <- callResult{err: ErrTimeout}
+		return
+	}
+	if !a.loaded {
+		ctx, cancel := m.req.WorkContext()
+		err := a.ready(ctx)
+		cancel()
+		if err != nil {
+			m.reply <- callResult{err: err}
+			return
+		}
+	}
+	key := m.by.Request.Key
+	switch {
+	case key != "" && a.current != nil && a.currentKey == key:
+		m.reply <- callResult{ticket: *a.current, counter: a.c, replayed: true}
+		return
+	case a.pending != nil:
+		m.reply <- callResult{err: ErrCallInProgress}
+		return
+	case a.c.Status != persistence.CounterOpen:
+		m.reply <- callResult{err: persistence.ErrCounterNotOpen}
+		return
+	case a.current != nil:
+		m.reply <- callResult{err: persistence.ErrCounterBusy}
+		return
+	}
+	a.calls++
+	a.pending = &pendingCall{id: a.calls, m: m}
+	// The safety net for an outcome that never comes back: the caller has
+	// stopped waiting by then.
+	call, self, sys := a.calls, a.self, a.env.sys
+	a.pending.timer = time.AfterFunc(time.Until(m.req.Deadline())+ask.Grace, func() {
+		sys.Root.Send(self, &callExpired{call: call})
+	})
+	a.take()
+}
+
+// take sends the pending call to the service whose head scores best among
+// those not tried yet, or ends it when nobody waits.
+func (a *counterActor) take() {
+	p := a.pending
 	dir := a.env.dir.Load()
-	// Peek every service's head, then take from the one whose head has the
-	// largest score. If that head went meanwhile, take gives the next one.
+	now := a.env.now()
 	var best *actor.PID
 	bestScore := -1.0
 	for _, name := range a.c.Services {
-		pid := dir.servicePID(name)
-		if pid == nil {
+		if slices.Contains(p.tried, name) {
 			continue
 		}
-		h, err := askActor(a.env, pid, func(ch chan headResult) any { return &peekHead{reply: ch} })
-		if err != nil {
-			return callResult{err: err}
+		v := dir.serviceView(name)
+		if v == nil {
+			continue
 		}
-		if h.ticket != nil && h.score > bestScore {
-			best, bestScore = pid, h.score
+		if sc, ok := v.headScore(now); ok && sc > bestScore {
+			best, bestScore = dir.servicePID(name), sc
 		}
 	}
 	if best == nil {
-		return callResult{err: ErrNothingWaiting}
+		a.end(callResult{err: ErrNothingWaiting})
+		return
 	}
-	r, err := askActor(a.env, best, func(ch chan ticketResult) any {
-		return &takeHead{counter: a.c, by: m.by, reply: ch}
-	})
-	if err == nil {
-		err = r.err
+	a.env.sys.Root.Send(best, &takeHead{req: p.m.req, call: p.id, counter: a.c, by: p.m.by, replyTo: a.self})
+}
+
+// end answers the pending call.
+func (a *counterActor) end(r callResult) {
+	p := a.pending
+	p.timer.Stop()
+	a.pending = nil
+	p.m.reply <- r
+}
+
+func (a *counterActor) taken(m *taken) {
+	p := a.pending
+	if p == nil || p.id != m.call {
+		// The outcome of a call that expired: the database knows better
+		// than this actor's memory now.
+		a.refresh()
+		return
 	}
-	if err != nil {
-		return callResult{err: err}
+	r := m.result
+	switch {
+	case r.replayed:
+		a.end(callResult{ticket: r.ticket, counter: a.c, replayed: true})
+	case errors.Is(r.err, ErrNothingWaiting):
+		p.tried = append(p.tried, m.tried)
+		a.take()
+	case errors.Is(r.err, persistence.ErrCounterBusy), errors.Is(r.err, persistence.ErrCounterNotOpen), uncertain(r.err):
+		// The database disagrees with this actor, or may: read it again.
+		a.end(callResult{err: r.err})
+		a.refresh()
+	case r.err != nil:
+		a.end(callResult{err: r.err})
+	default:
+		t := r.ticket
+		a.current, a.currentKey = &t, p.m.by.Request.Key
+		a.c.CurrentTicketID = &t.ID
+		a.idleSince = time.Time{}
+		a.publish()
+		a.end(callResult{ticket: t, counter: a.c})
 	}
-	t := r.ticket
-	a.current = &t
-	a.c.CurrentTicketID = &t.ID
-	a.idleSince = time.Time{}
-	return callResult{ticket: t, counter: a.c}
+}
+
+// expired ends a call whose outcome never came back: the counter reads the
+// database, and what it holds is the outcome.
+func (a *counterActor) expired(m *callExpired) {
+	if a.pending == nil || a.pending.id != m.call {
+		return
+	}
+	a.refresh()
+	if a.current != nil {
+		a.end(callResult{ticket: *a.current, counter: a.c})
+		return
+	}
+	a.end(callResult{err: ErrTimeout})
 }
 
 func (a *counterActor) setStatus(m *setStatus) counterResult {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	if !m.req.Begin() {
+		return counterResult{err: ErrTimeout}
+	}
+	ctx, cancel := m.req.WorkContext()
 	defer cancel()
+	if err := a.ready(ctx); err != nil {
+		return counterResult{err: err}
+	}
 	c, prev, err := a.env.store.SetCounterStatus(ctx, a.id, m.status, m.by)
+	if uncertain(err) {
+		prev = a.c.Status
+		c, err = a.confirmStatus(m.status, err)
+	}
 	if err != nil {
 		return counterResult{err: err}
 	}
@@ -120,6 +280,7 @@ func (a *counterActor) setStatus(m *setStatus) counterResult {
 		if c.Status == persistence.CounterOpen {
 			a.idleSince = a.env.now()
 		}
+		a.publish()
 		a.env.ann.counter(c, prev)
 		dir := a.env.dir.Load()
 		for _, name := range c.Services {
@@ -131,12 +292,50 @@ func (a *counterActor) setStatus(m *setStatus) counterResult {
 	return counterResult{counter: c}
 }
 
+// confirmStatus settles an uncertain status change by reading the counter.
+func (a *counterActor) confirmStatus(want persistence.CounterStatus, cause error) (persistence.Counter, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), confirmTimeout)
+	defer cancel()
+	c, err := a.env.store.GetCounter(ctx, a.id)
+	if err != nil {
+		a.stale()
+		return c, cause
+	}
+	if c.Status != want {
+		return c, cause
+	}
+	return c, nil
+}
+
+// moved says, for an uncertain move, whether the ticket as read shows it.
+func moved(kind moveKind, before persistence.Ticket, toService string) func(persistence.Ticket) bool {
+	return func(t persistence.Ticket) bool {
+		switch kind {
+		case moveComplete:
+			return t.Status == persistence.TicketCompleted
+		case moveNoShow:
+			return t.Status == persistence.TicketNoShow
+		case moveRecall:
+			return t.Status == persistence.TicketServing && t.RecallCount > before.RecallCount
+		case moveTransfer:
+			return t.Status == persistence.TicketWaiting && t.ServiceType == toService
+		}
+		return false
+	}
+}
+
 func (a *counterActor) move(m *move) ticketResult {
+	if !m.req.Begin() {
+		return ticketResult{err: ErrTimeout}
+	}
+	ctx, cancel := m.req.WorkContext()
+	defer cancel()
+	if err := a.ready(ctx); err != nil {
+		return ticketResult{err: err}
+	}
 	if a.current == nil || a.current.ID != m.ticketID {
 		return ticketResult{err: fmt.Errorf("ticket is not served at this counter: %w", persistence.ErrIllegalMove)}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
 	dir := a.env.dir.Load()
 	from := a.current.ServiceType
 	var (
@@ -155,24 +354,35 @@ func (a *counterActor) move(m *move) ticketResult {
 		t, err = a.env.store.RecallTicket(ctx, m.ticketID, m.by)
 		event = EventTicketRecalled
 	case moveTransfer:
-		to, ok := dir.services[m.toService]
+		to, ok := dir.service(m.toService)
 		if !ok {
 			return ticketResult{err: fmt.Errorf("service %q: %w", m.toService, persistence.ErrNotFound)}
 		}
 		t, err = a.env.store.TransferTicket(ctx, m.ticketID, to.ID, m.by)
 		event = EventTicketTransferred
 	}
+	if uncertain(err) {
+		got, happened, ok := confirmTicket(a.env, m.ticketID, moved(m.kind, *a.current, m.toService))
+		if !ok || !happened {
+			if !ok {
+				a.stale()
+			}
+			return ticketResult{err: err}
+		}
+		t, err = got, nil
+	}
 	if err != nil {
 		return ticketResult{err: err}
 	}
 	if m.kind == moveRecall {
 		a.current = &t
+		a.publish()
 		c := a.c
 		a.env.ann.ticket(event, t, &c)
 		return ticketResult{ticket: t}
 	}
 	c := a.c
-	a.current, a.c.CurrentTicketID = nil, nil
+	a.current, a.currentKey, a.c.CurrentTicketID = nil, "", nil
 	a.idleSince = a.env.now()
 	done := &finished{ticketID: t.ID, completed: m.kind == moveComplete}
 	if m.kind == moveComplete && t.CalledAt != nil && t.CompletedAt != nil {
@@ -181,6 +391,7 @@ func (a *counterActor) move(m *move) ticketResult {
 			a.mean = ewmaAlpha*done.served.Seconds() + (1-ewmaAlpha)*a.seedMean()
 		}
 	}
+	a.publish()
 	if m.kind == moveTransfer {
 		a.env.ann.ticket(event, t, &c, serviceRoom(from))
 	} else {
@@ -203,13 +414,10 @@ func (a *counterActor) seedMean() float64 {
 	if a.mean > 0 {
 		return a.mean
 	}
-	var services map[string]persistence.Service
-	if dir := a.env.dir.Load(); dir != nil {
-		services = dir.services
-	}
+	dir := a.env.dir.Load()
 	sum, n := 0, 0
 	for _, name := range a.c.Services {
-		if svc, ok := services[name]; ok && svc.DefaultServiceSeconds > 0 {
+		if svc, ok := dir.service(name); ok && svc.DefaultServiceSeconds > 0 {
 			sum += svc.DefaultServiceSeconds
 			n++
 		}
@@ -221,16 +429,12 @@ func (a *counterActor) seedMean() float64 {
 	return a.mean
 }
 
-func (a *counterActor) state() CounterState {
-	st := CounterState{
-		ID: a.c.ID, Name: a.c.Name, Services: a.c.Services, Status: a.c.Status,
-		MeanServiceSeconds: a.seedMean(),
-	}
+// publish replaces the view with a copy of the current state.
+func (a *counterActor) publish() {
+	v := &counterView{c: a.c, mean: a.seedMean(), idleSince: a.idleSince}
 	if a.current != nil {
-		id, display := a.current.ID, a.current.DisplayNumber
-		st.CurrentTicketID, st.CurrentTicket = &id, &display
-	} else if a.c.Status == persistence.CounterOpen && !a.idleSince.IsZero() {
-		st.IdleSeconds = max(0, int(a.env.now().Sub(a.idleSince).Seconds()))
+		t := *a.current
+		v.current = &t
 	}
-	return st
+	a.view.Store(v)
 }

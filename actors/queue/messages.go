@@ -3,25 +3,34 @@ package queue
 import (
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/queuecast/queuecast/actors/ask"
 	"github.com/queuecast/queuecast/persistence"
 )
 
-// Messages of the service actor.
+// Messages of the service actor. The commands carry the caller's
+// ask.Request: the actor Begins it before any work and answers ErrTimeout,
+// doing nothing, when the caller has given up.
 type (
 	createTicket struct {
+		req   *ask.Request
 		in    persistence.NewTicket
 		by    persistence.Stamp
 		reply chan ticketResult
 	}
-	// peekHead asks for the service's best waiting ticket and its score.
-	peekHead struct{ reply chan headResult }
-	// takeHead calls the best waiting ticket to counter.
+	// takeHead calls the best waiting ticket to counter; the outcome goes
+	// back to the counter actor (replyTo) as *taken, never to a waiting
+	// goroutine, so the counter does not block on the service.
 	takeHead struct {
+		req     *ask.Request
+		call    uint64
 		counter persistence.Counter
 		by      persistence.Stamp
-		reply   chan ticketResult
+		replyTo *actor.PID
 	}
 	cancelTicket struct {
+		req   *ask.Request
 		id    string
 		by    persistence.Stamp
 		reply chan ticketResult
@@ -41,28 +50,38 @@ type (
 	}
 	// expired: the rollover ended these waiting tickets.
 	expired struct{ tickets []persistence.Ticket }
-	// getPosition asks a waiting ticket's position and estimate.
-	getPosition struct {
-		id    string
-		reply chan position
-	}
-	getState struct{ reply chan State }
+	// reload makes a service or counter actor read its state from the
+	// database again, after a failure that may have left it behind.
+	reload struct{}
 )
 
 // Messages of the counter actor.
 type (
 	callNext struct {
+		req   *ask.Request
 		by    persistence.Stamp
 		reply chan callResult
 	}
-	setStatus struct {
+	// taken is a service actor's outcome of the counter's takeHead call.
+	taken struct {
+		call   uint64
+		result ticketResult
+		// tried is the service that answered, skipped when the counter
+		// looks for another service's head.
+		tried string
+	}
+	// callExpired ends a call whose outcome never came back (a service
+	// actor restarted under it): the counter reloads from the database.
+	callExpired struct{ call uint64 }
+	setStatus   struct {
+		req    *ask.Request
 		status persistence.CounterStatus
 		by     persistence.Stamp
 		reply  chan counterResult
 	}
-	getCounterState struct{ reply chan CounterState }
 	// move is complete, no-show, recall or transfer of the current ticket.
 	move struct {
+		req       *ask.Request
 		kind      moveKind
 		ticketID  string
 		toService string
@@ -74,10 +93,12 @@ type (
 // Messages of the registry.
 type (
 	addService struct {
+		req   *ask.Request
 		in    persistence.NewService
 		reply chan serviceResult
 	}
 	addCounter struct {
+		req   *ask.Request
 		in    persistence.NewCounter
 		reply chan counterResult
 	}
@@ -93,20 +114,19 @@ const (
 	moveTransfer
 )
 
+// ticketResult is a command's outcome. replayed: the request's
+// Idempotency-Key was done before, and ticket is that request's ticket.
 type ticketResult struct {
-	ticket persistence.Ticket
-	err    error
-}
-
-type headResult struct {
-	ticket *persistence.Ticket
-	score  float64
+	ticket   persistence.Ticket
+	replayed bool
+	err      error
 }
 
 type callResult struct {
-	ticket  persistence.Ticket
-	counter persistence.Counter
-	err     error
+	ticket   persistence.Ticket
+	counter  persistence.Counter
+	replayed bool
+	err      error
 }
 
 type counterResult struct {

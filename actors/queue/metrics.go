@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -54,39 +55,36 @@ type Metrics struct {
 	Counters []CounterMetrics
 }
 
-// Counters returns every counter's live state, ordered by name.
-func (q *Queues) Counters() ([]CounterState, error) {
+// Counters returns every counter's live state, ordered by name, from the
+// counters' views.
+func (q *Queues) Counters() []CounterState {
 	dir := q.env.dir.Load()
+	now := q.env.now()
 	out := make([]CounterState, 0, len(dir.counters))
-	for _, pid := range dir.counters {
-		st, err := askActor(q.env, pid, func(ch chan CounterState) any { return &getCounterState{reply: ch} })
-		if err != nil {
-			return nil, err
+	for _, e := range dir.counters {
+		if v := e.view.Load(); v != nil {
+			out = append(out, v.state(now))
 		}
-		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return out
 }
 
-// Metrics asks every service and counter actor for its state and the store
-// for the day's counts. It runs in the caller's goroutine (the metrics
+// Metrics reads every service's and counter's view and asks the store for
+// the day's counts. It runs in the caller's goroutine (the metrics
 // broadcaster), never inside a queue actor.
 func (q *Queues) Metrics(ctx context.Context) (Metrics, error) {
-	states, err := q.States()
-	if err != nil {
-		return Metrics{}, err
-	}
-	counters, err := q.Counters()
-	if err != nil {
-		return Metrics{}, err
-	}
+	states, counters := q.States(), q.Counters()
 	now := q.env.now()
 	stats, err := q.env.store.DayStats(ctx, persistence.ServiceDay(now, q.env.loc), now.Add(-ArrivalWindow))
 	if err != nil {
 		return Metrics{}, err
 	}
-	return buildMetrics(states, counters, q.env.dir.Load().services, stats), nil
+	services := map[string]persistence.Service{}
+	for _, s := range q.Services() {
+		services[s.Name] = s
+	}
+	return buildMetrics(states, counters, services, stats), nil
 }
 
 // buildMetrics derives utilisation, overload, load scores and
@@ -153,7 +151,7 @@ func recommend(m Metrics) {
 		}
 		pick := -1
 		for i, c := range m.Counters {
-			if c.Recommendation == "" && c.Status != persistence.CounterOpen && contains(c.Services, s.ServiceType) {
+			if c.Recommendation == "" && c.Status != persistence.CounterOpen && slices.Contains(c.Services, s.ServiceType) {
 				pick = i
 				break
 			}
@@ -163,7 +161,7 @@ func recommend(m Metrics) {
 			continue
 		}
 		for i, c := range m.Counters {
-			if c.Recommendation != "" || c.Status != persistence.CounterOpen || contains(c.Services, s.ServiceType) || servesAny(c.Services, overloaded) {
+			if c.Recommendation != "" || c.Status != persistence.CounterOpen || slices.Contains(c.Services, s.ServiceType) || servesAny(c.Services, overloaded) {
 				continue
 			}
 			if pick < 0 || c.LoadScore < m.Counters[pick].LoadScore {

@@ -8,35 +8,61 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/queuecast/queuecast/actors/ask"
 	"github.com/queuecast/queuecast/persistence"
 )
+
+// serviceEntry is a service, its actor and the view the actor publishes.
+type serviceEntry struct {
+	svc  persistence.Service
+	pid  *actor.PID
+	view *atomic.Pointer[serviceView]
+}
+
+// counterEntry is a counter's actor and the view it publishes.
+type counterEntry struct {
+	pid  *actor.PID
+	view *atomic.Pointer[counterView]
+}
 
 // directory is an immutable snapshot of the services and counters and their
 // actors. The registry replaces it whole; readers Load it without asking.
 type directory struct {
-	services    map[string]persistence.Service // by name
-	servicePIDs map[string]*actor.PID          // by name
-	counters    map[string]*actor.PID          // by id
+	services map[string]*serviceEntry // by name
+	counters map[string]*counterEntry // by id
 }
 
 func (d *directory) servicePID(name string) *actor.PID {
-	if d == nil {
+	if d == nil || d.services[name] == nil {
 		return nil
 	}
-	return d.servicePIDs[name]
+	return d.services[name].pid
+}
+
+// service returns a service by name.
+func (d *directory) service(name string) (persistence.Service, bool) {
+	if d == nil || d.services[name] == nil {
+		return persistence.Service{}, false
+	}
+	return d.services[name].svc, true
+}
+
+// serviceView returns the named service's latest view, nil if it has none
+// yet.
+func (d *directory) serviceView(name string) *serviceView {
+	if d == nil || d.services[name] == nil {
+		return nil
+	}
+	return d.services[name].view.Load()
 }
 
 func (d *directory) clone() *directory {
 	n := &directory{
-		services:    make(map[string]persistence.Service, len(d.services)+1),
-		servicePIDs: make(map[string]*actor.PID, len(d.servicePIDs)+1),
-		counters:    make(map[string]*actor.PID, len(d.counters)+1),
+		services: make(map[string]*serviceEntry, len(d.services)+1),
+		counters: make(map[string]*counterEntry, len(d.counters)+1),
 	}
 	for k, v := range d.services {
 		n.services[k] = v
-	}
-	for k, v := range d.servicePIDs {
-		n.servicePIDs[k] = v
 	}
 	for k, v := range d.counters {
 		n.counters[k] = v
@@ -44,13 +70,28 @@ func (d *directory) clone() *directory {
 	return n
 }
 
+// loaded reports whether every actor has published its first view.
+func (d *directory) loaded() bool {
+	for _, e := range d.services {
+		if e.view.Load() == nil {
+			return false
+		}
+	}
+	for _, e := range d.counters {
+		if e.view.Load() == nil {
+			return false
+		}
+	}
+	return true
+}
+
 // registry spawns the service and counter actors as its children, keeps the
 // directory and runs the service-day rollover.
 type registry struct {
-	env  *env
-	dir  *directory
-	day  string
-	stop chan struct{}
+	env   *env
+	dir   *directory
+	day   string
+	timer *time.Timer
 }
 
 func newRegistryProps(e *env) *actor.Props {
@@ -62,25 +103,24 @@ func (r *registry) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		r.start(ctx)
-	case *actor.Stopping:
-		if r.stop != nil {
-			close(r.stop)
-			r.stop = nil
-		}
-	case *actor.Restarting, *actor.Stopped:
+	case *actor.Stopping, *actor.Restarting:
+		// A restart runs Started again, which arms a new timer.
+		r.stopTimer()
+	case *actor.Stopped:
 	case *addService:
 		m.reply <- r.addService(ctx, m)
 	case *addCounter:
 		m.reply <- r.addCounter(ctx, m)
 	case *dayTick:
 		r.rollover()
+		r.armTimer(ctx.Self())
 	default:
 		r.env.log.Debug("queue registry: unknown message", slog.Any("type", m))
 	}
 }
 
 func (r *registry) start(ctx actor.Context) {
-	r.dir = &directory{services: map[string]persistence.Service{}, servicePIDs: map[string]*actor.PID{}, counters: map[string]*actor.PID{}}
+	r.dir = &directory{services: map[string]*serviceEntry{}, counters: map[string]*counterEntry{}}
 	// Expire yesterday's leftovers before the service actors load their lines.
 	r.rollover()
 	c, cancel := context.WithTimeout(context.Background(), loadTimeout)
@@ -90,59 +130,76 @@ func (r *registry) start(ctx actor.Context) {
 		panic(err)
 	}
 	for _, s := range svcs {
-		r.dir.services[s.Name] = s
-		r.dir.servicePIDs[s.Name] = ctx.Spawn(newServiceProps(r.env, s))
+		r.dir.services[s.Name] = r.spawnService(ctx, s)
 	}
 	counters, err := r.env.store.ListCounters(c)
 	if err != nil {
 		panic(err)
 	}
 	for _, k := range counters {
-		r.dir.counters[k.ID] = ctx.Spawn(newCounterProps(r.env, k.ID))
+		r.dir.counters[k.ID] = r.spawnCounter(ctx, k.ID)
 	}
 	r.env.dir.Store(r.dir)
-	r.stop = make(chan struct{})
-	go ticker(r.env, ctx.Self(), r.stop)
+	r.armTimer(ctx.Self())
 }
 
-// ticker asks the registry to check the service day every DayCheckInterval.
-func ticker(e *env, self *actor.PID, stop <-chan struct{}) {
-	t := time.NewTicker(e.dayCheck)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			e.sys.Root.Send(self, &dayTick{})
-		}
+func (r *registry) spawnService(ctx actor.Context, s persistence.Service) *serviceEntry {
+	e := &serviceEntry{svc: s, view: &atomic.Pointer[serviceView]{}}
+	e.pid = ctx.Spawn(newServiceProps(r.env, s, e.view))
+	return e
+}
+
+func (r *registry) spawnCounter(ctx actor.Context, id string) *counterEntry {
+	e := &counterEntry{view: &atomic.Pointer[counterView]{}}
+	e.pid = ctx.Spawn(newCounterProps(r.env, id, e.view))
+	return e
+}
+
+// armTimer schedules the next service-day check. It is a one-shot timer
+// re-armed by each tick, stopped when the registry stops or restarts, so
+// no goroutine outlives the actor.
+func (r *registry) armTimer(self *actor.PID) {
+	r.stopTimer()
+	sys := r.env.sys
+	r.timer = time.AfterFunc(r.env.dayCheck, func() { sys.Root.Send(self, &dayTick{}) })
+}
+
+func (r *registry) stopTimer() {
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
 	}
 }
 
 func (r *registry) addService(ctx actor.Context, m *addService) serviceResult {
-	c, cancel := context.WithTimeout(context.Background(), opTimeout)
+	if !m.req.Begin() {
+		return serviceResult{err: ErrTimeout}
+	}
+	c, cancel := m.req.WorkContext()
 	defer cancel()
 	s, err := r.env.store.CreateService(c, m.in)
 	if err != nil {
 		return serviceResult{err: err}
 	}
 	d := r.dir.clone()
-	d.services[s.Name] = s
-	d.servicePIDs[s.Name] = ctx.Spawn(newServiceProps(r.env, s))
+	d.services[s.Name] = r.spawnService(ctx, s)
 	r.dir = d
 	r.env.dir.Store(d)
 	return serviceResult{service: s}
 }
 
 func (r *registry) addCounter(ctx actor.Context, m *addCounter) counterResult {
-	c, cancel := context.WithTimeout(context.Background(), opTimeout)
+	if !m.req.Begin() {
+		return counterResult{err: ErrTimeout}
+	}
+	c, cancel := m.req.WorkContext()
 	defer cancel()
 	k, err := r.env.store.CreateCounter(c, m.in)
 	if err != nil {
 		return counterResult{err: err}
 	}
 	d := r.dir.clone()
-	d.counters[k.ID] = ctx.Spawn(newCounterProps(r.env, k.ID))
+	d.counters[k.ID] = r.spawnCounter(ctx, k.ID)
 	r.dir = d
 	r.env.dir.Store(d)
 	if k.Status == persistence.CounterOpen {
@@ -157,7 +214,8 @@ func (r *registry) addCounter(ctx actor.Context, m *addCounter) counterResult {
 
 // rollover expires the waiting tickets of earlier service days when the day
 // in QUEUE_TIMEZONE changes, and lets each service actor announce them.
-// Numbering restarts by itself: the Store counts per service day.
+// Numbering restarts by itself: the Store counts per service day. Keys of
+// idempotent requests older than idempotencyRetention are forgotten then.
 func (r *registry) rollover() {
 	now := r.env.now()
 	today := persistence.ServiceDay(now, r.env.loc)
@@ -168,12 +226,14 @@ func (r *registry) rollover() {
 	defer cancel()
 	gone, err := r.env.store.ExpireBefore(c, today, persistence.Stamp{At: now})
 	if err != nil {
-		r.env.log.Error("queue: expire tickets", slog.String("day", today), slog.Any("err", err))
-		return // retried at the next tick
+		return // the store logged it; retried at the next tick
 	}
 	r.day = today
 	if len(gone) > 0 {
 		r.env.log.Info("queue: service day rolled over", slog.String("day", today), slog.Int("expired", len(gone)))
+	}
+	if n, err := r.env.store.PurgeIdempotencyKeys(c, now.Add(-idempotencyRetention)); err == nil && n > 0 {
+		r.env.log.Info("queue: forgot idempotency keys", slog.Int("keys", n))
 	}
 	by := map[string][]persistence.Ticket{}
 	for _, t := range gone {
@@ -186,6 +246,9 @@ func (r *registry) rollover() {
 	}
 }
 
+// idempotencyRetention is how long an Idempotency-Key is remembered.
+const idempotencyRetention = 24 * time.Hour
+
 // env is what every queue actor shares: read-only after Start, except the
 // directory pointer, which only the registry stores.
 type env struct {
@@ -196,6 +259,10 @@ type env struct {
 	loc      *time.Location
 	ageing   time.Duration
 	dayCheck time.Duration
+	timeout  time.Duration
 	now      func() time.Time
 	dir      atomic.Pointer[directory]
 }
+
+// request starts the Request of a command from outside the actors.
+func (e *env) request(ctx context.Context) *ask.Request { return ask.NewRequest(ctx, e.timeout) }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -12,146 +14,217 @@ import (
 )
 
 // serviceActor owns one service's waiting line. Its state is a cache of the
-// database, loaded on start: waiting tickets, tickets being served for it,
-// its open counters and the EWMA of service times.
+// database: waiting tickets, tickets being served for it, its open counters
+// and the EWMA of service times. It publishes an immutable serviceView after
+// every change, which is what readers see.
+//
+// A command whose commit may or may not have happened is settled by reading
+// the database before answering; when even that read fails the actor marks
+// itself stale and reloads its line until a reload works, so a committed
+// ticket always reaches the line.
 type serviceActor struct {
 	env     *env
 	svc     persistence.Service
+	view    *atomic.Pointer[serviceView]
+	self    *actor.PID
 	waiting []persistence.Ticket
 	serving map[string]time.Time // ticket id -> last call
 	open    map[string]bool
 	mean    float64 // seconds
+	loaded  bool
+	reload  reloader
 }
 
-func newServiceProps(e *env, svc persistence.Service) *actor.Props {
+func newServiceProps(e *env, svc persistence.Service, view *atomic.Pointer[serviceView]) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &serviceActor{env: e, svc: svc}
+		return &serviceActor{env: e, svc: svc, view: view}
 	})
 }
 
 func (s *serviceActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		s.load()
-	case *actor.Restarting, *actor.Stopping, *actor.Stopped:
+		s.self = ctx.Self()
+		s.refresh()
+	case *actor.Stopping, *actor.Restarting:
+		s.reload.stop()
+	case *actor.Stopped:
 	case *createTicket:
 		m.reply <- s.create(m)
-	case *peekHead:
-		m.reply <- s.peek()
 	case *takeHead:
-		m.reply <- s.take(m)
+		ctx.Send(m.replyTo, &taken{call: m.call, result: s.take(m), tried: s.svc.Name})
 	case *cancelTicket:
 		m.reply <- s.cancel(m)
 	case *requeued:
-		s.waiting = append(s.waiting, m.ticket)
-		s.announceQueue()
+		s.add(m.ticket)
+		s.changed()
 	case *finished:
 		s.finish(m)
 	case *counterOpen:
 		s.setOpen(m)
 	case *expired:
 		s.expire(m)
-	case *getPosition:
-		m.reply <- s.position(m.id)
-	case *getState:
-		m.reply <- s.state()
+	case *reload:
+		s.reload.fired()
+		s.refresh()
 	default:
 		s.env.log.Debug("queue service: unknown message", slog.Any("type", m))
 	}
 }
 
-func (s *serviceActor) load() {
-	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
-	defer cancel()
-	s.serving = map[string]time.Time{}
-	s.open = map[string]bool{}
-	s.mean = float64(s.svc.DefaultServiceSeconds)
-	if s.mean <= 0 {
-		s.mean = persistence.DefaultServiceSeconds
-	}
+// load reads the line from the database.
+func (s *serviceActor) load(ctx context.Context) error {
 	w, err := s.env.store.ListWaiting(ctx, s.svc.ID)
 	if err != nil {
-		panic(err) // the supervisor restarts the actor, which reloads
+		return err
 	}
-	s.waiting = w
 	serving, _, err := s.env.store.ListTickets(ctx, persistence.TicketFilter{
 		Statuses: []persistence.TicketStatus{persistence.TicketServing}, ServiceID: s.svc.ID, Limit: persistence.MaxPageSize,
 	})
 	if err != nil {
-		panic(err)
-	}
-	for _, t := range serving {
-		s.serving[t.ID] = lastCall(t)
+		return err
 	}
 	counters, err := s.env.store.ListCounters(ctx)
 	if err != nil {
-		panic(err)
+		return err
 	}
+	if !s.loaded {
+		s.mean = float64(s.svc.DefaultServiceSeconds)
+		if s.mean <= 0 {
+			s.mean = persistence.DefaultServiceSeconds
+		}
+	}
+	s.waiting = w
+	s.serving = make(map[string]time.Time, len(serving))
+	for _, t := range serving {
+		s.serving[t.ID] = lastCall(t)
+	}
+	s.open = map[string]bool{}
 	for _, c := range counters {
-		if c.Status == persistence.CounterOpen && contains(c.ServiceIDs, s.svc.ID) {
+		if c.Status == persistence.CounterOpen && slices.Contains(c.ServiceIDs, s.svc.ID) {
 			s.open[c.ID] = true
 		}
 	}
+	s.loaded = true
+	s.reload.done()
+	return nil
 }
 
+// refresh reloads the line now, or later with backoff while the database
+// fails; a line that changed is announced.
+func (s *serviceActor) refresh() {
+	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+	defer cancel()
+	first := !s.loaded
+	if err := s.load(ctx); err != nil {
+		s.reload.later(s.env.sys, s.self)
+		return
+	}
+	s.publish()
+	if !first {
+		s.announceQueue()
+	}
+}
+
+// ready loads a line that was never loaded, within the command's time.
+func (s *serviceActor) ready(ctx context.Context) error {
+	if s.loaded {
+		return nil
+	}
+	if err := s.load(ctx); err != nil {
+		return err
+	}
+	s.publish()
+	return nil
+}
+
+// stale makes the actor reload its line soon: an outcome it could not
+// settle may have changed the database behind it.
+func (s *serviceActor) stale() { s.reload.later(s.env.sys, s.self) }
+
 func (s *serviceActor) create(m *createTicket) ticketResult {
+	if !m.req.Begin() {
+		return ticketResult{err: ErrTimeout}
+	}
+	ctx, cancel := m.req.WorkContext()
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		return ticketResult{err: err}
+	}
 	in := m.in
+	in.ID = persistence.NewID()
 	in.ServiceID = s.svc.ID
 	in.ServiceDay = persistence.ServiceDay(s.env.now(), s.env.loc)
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
 	t, err := s.env.store.CreateTicket(ctx, in, m.by)
+	if errors.Is(err, persistence.ErrReplayed) {
+		if t.Status == persistence.TicketWaiting && t.ServiceType == s.svc.Name && s.add(t) {
+			s.changed()
+		}
+		s.current().fill(&t, s.env.now())
+		return ticketResult{ticket: t, replayed: true}
+	}
+	if uncertain(err) {
+		got, happened, ok := confirmTicket(s.env, in.ID, func(persistence.Ticket) bool { return true })
+		if !ok || !happened {
+			if !ok {
+				s.stale()
+			}
+			return ticketResult{err: err}
+		}
+		t, err = got, nil
+	}
 	if err != nil {
 		return ticketResult{err: err}
 	}
-	s.waiting = append(s.waiting, t)
-	s.fill(&t)
+	s.add(t)
+	s.publish()
+	s.current().fill(&t, s.env.now())
 	s.env.ann.ticket(EventTicketCreated, t, nil)
 	s.announceQueue()
 	return ticketResult{ticket: t}
 }
 
-// best returns the index of the ticket to call next, or -1.
-func (s *serviceActor) best() int {
-	now := s.env.now()
-	bi := -1
-	for i := range s.waiting {
-		if bi < 0 || before(&s.waiting[i], &s.waiting[bi], now, s.env.ageing) {
-			bi = i
-		}
-	}
-	return bi
-}
-
-func (s *serviceActor) peek() headResult {
-	i := s.best()
-	if i < 0 {
-		return headResult{}
-	}
-	t := s.waiting[i]
-	return headResult{ticket: &t, score: score(&t, s.env.now(), s.env.ageing)}
-}
-
 func (s *serviceActor) take(m *takeHead) ticketResult {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	if !m.req.Begin() {
+		return ticketResult{err: ErrTimeout}
+	}
+	ctx, cancel := m.req.WorkContext()
 	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		return ticketResult{err: err}
+	}
 	for {
-		i := s.best()
+		i := s.current().best(s.env.now())
 		if i < 0 {
 			return ticketResult{err: ErrNothingWaiting}
 		}
 		id := s.waiting[i].ID
 		t, err := s.env.store.CallTicket(ctx, m.counter.ID, id, m.by)
-		if errors.Is(err, persistence.ErrIllegalMove) || errors.Is(err, persistence.ErrNotFound) {
+		switch {
+		case errors.Is(err, persistence.ErrReplayed):
+			return ticketResult{ticket: t, replayed: true}
+		case errors.Is(err, persistence.ErrIllegalMove):
 			// Another node moved it: it is not waiting here any more.
 			s.remove(id)
+			s.publish()
 			continue
-		}
-		if err != nil {
+		case uncertain(err):
+			got, happened, ok := confirmTicket(s.env, id, func(t persistence.Ticket) bool {
+				return t.Status == persistence.TicketServing && t.CounterID != nil && *t.CounterID == m.counter.ID
+			})
+			if !ok || !happened {
+				if !ok {
+					s.stale()
+				}
+				return ticketResult{err: err}
+			}
+			t = got
+		case err != nil:
 			return ticketResult{err: err}
 		}
 		s.remove(id)
 		s.serving[t.ID] = lastCall(t)
+		s.publish()
 		c := m.counter
 		c.CurrentTicketID = &t.ID
 		s.env.ann.ticket(EventTicketServing, t, &c)
@@ -161,13 +234,27 @@ func (s *serviceActor) take(m *takeHead) ticketResult {
 }
 
 func (s *serviceActor) cancel(m *cancelTicket) ticketResult {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	if !m.req.Begin() {
+		return ticketResult{err: ErrTimeout}
+	}
+	ctx, cancel := m.req.WorkContext()
 	defer cancel()
 	t, err := s.env.store.CancelTicket(ctx, m.id, m.by)
+	if uncertain(err) {
+		got, happened, ok := confirmTicket(s.env, m.id, func(t persistence.Ticket) bool { return t.Status == persistence.TicketCancelled })
+		if !ok || !happened {
+			if !ok {
+				s.stale()
+			}
+			return ticketResult{err: err}
+		}
+		t, err = got, nil
+	}
 	if err != nil {
 		return ticketResult{err: err}
 	}
 	s.remove(t.ID)
+	s.publish()
 	s.env.ann.ticket(EventTicketCancelled, t, nil)
 	s.announceQueue()
 	return ticketResult{ticket: t}
@@ -181,7 +268,7 @@ func (s *serviceActor) finish(m *finished) {
 	if m.completed && m.served > 0 {
 		s.mean = ewmaAlpha*m.served.Seconds() + (1-ewmaAlpha)*s.mean
 	}
-	s.announceQueue()
+	s.changed()
 }
 
 func (s *serviceActor) setOpen(m *counterOpen) {
@@ -193,15 +280,30 @@ func (s *serviceActor) setOpen(m *counterOpen) {
 	} else {
 		delete(s.open, m.counterID)
 	}
-	s.announceQueue()
+	s.changed()
 }
 
 func (s *serviceActor) expire(m *expired) {
 	for _, t := range m.tickets {
 		s.remove(t.ID)
+	}
+	s.publish()
+	for _, t := range m.tickets {
 		s.env.ann.ticket(EventTicketExpired, t, nil)
 	}
 	s.announceQueue()
+}
+
+// add puts a waiting ticket in the line unless it is there already, and
+// reports whether it added it.
+func (s *serviceActor) add(t persistence.Ticket) bool {
+	for i := range s.waiting {
+		if s.waiting[i].ID == t.ID {
+			return false
+		}
+	}
+	s.waiting = append(s.waiting, t)
+	return true
 }
 
 func (s *serviceActor) remove(id string) {
@@ -213,62 +315,27 @@ func (s *serviceActor) remove(id string) {
 	}
 }
 
-// remaining is the expected time left of the tickets being served.
-func (s *serviceActor) remaining() float64 {
-	now := s.env.now()
-	var r float64
+// publish replaces the view with a copy of the current state.
+func (s *serviceActor) publish() {
+	v := &serviceView{svc: s.svc, waiting: slices.Clone(s.waiting), open: len(s.open), mean: s.mean, ageing: s.env.ageing}
+	v.serving = make([]time.Time, 0, len(s.serving))
 	for _, at := range s.serving {
-		if left := s.mean - now.Sub(at).Seconds(); left > 0 {
-			r += left
-		}
+		v.serving = append(v.serving, at)
 	}
-	return r
+	s.view.Store(v)
 }
 
-// position is a waiting ticket's 1-based place in the current order and its
-// own estimate (the tickets ahead of it instead of the whole line).
-func (s *serviceActor) position(id string) position {
-	now := s.env.now()
-	var me *persistence.Ticket
-	for i := range s.waiting {
-		if s.waiting[i].ID == id {
-			me = &s.waiting[i]
-		}
-	}
-	if me == nil {
-		return position{}
-	}
-	ahead := 0
-	for i := range s.waiting {
-		if s.waiting[i].ID != id && before(&s.waiting[i], me, now, s.env.ageing) {
-			ahead++
-		}
-	}
-	return position{position: ahead + 1, estimate: estimate(ahead, s.mean, s.remaining(), len(s.open)), ok: true}
+// current is the view of the state as it is now (published after every
+// change).
+func (s *serviceActor) current() *serviceView { return s.view.Load() }
+
+// changed publishes and announces the line.
+func (s *serviceActor) changed() {
+	s.publish()
+	s.announceQueue()
 }
 
-func (s *serviceActor) fill(t *persistence.Ticket) {
-	if p := s.position(t.ID); p.ok {
-		t.Position, t.EstimatedWaitSeconds = &p.position, p.estimate
-	}
-}
-
-func (s *serviceActor) state() State {
-	now := s.env.now()
-	st := State{
-		ServiceType: s.svc.Name, Waiting: len(s.waiting), Serving: len(s.serving), OpenCounters: len(s.open),
-		MeanServiceSeconds:   s.mean,
-		EstimatedWaitSeconds: estimate(len(s.waiting), s.mean, s.remaining(), len(s.open)),
-	}
-	for i := range s.waiting {
-		if w := int(now.Sub(s.waiting[i].QueuedAt.Time).Seconds()); w > st.LongestWaitSeconds {
-			st.LongestWaitSeconds = w
-		}
-	}
-	return st
-}
-
-func (s *serviceActor) announceQueue() { s.env.ann.queue(s.state()) }
+func (s *serviceActor) announceQueue() { s.env.ann.queue(s.current().state(s.env.now())) }
 
 func lastCall(t persistence.Ticket) time.Time {
 	if t.LastCalledAt != nil {
@@ -278,13 +345,4 @@ func lastCall(t persistence.Ticket) time.Time {
 		return t.CalledAt.Time
 	}
 	return t.CreatedAt.Time
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
