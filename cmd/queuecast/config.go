@@ -31,6 +31,7 @@ type config struct {
 	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat         string        `env:"LOG_FORMAT" envDefault:"text"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
+	RequestTimeout    time.Duration `env:"REQUEST_TIMEOUT" envDefault:"10s"`
 	WriteTimeout      time.Duration `env:"WRITE_TIMEOUT" envDefault:"10s"`
 	MaxQueueBytes     int           `env:"MAX_QUEUE_BYTES" envDefault:"1048576"`
 	SocketSendBuffer  int           `env:"SOCKET_SNDBUF" envDefault:"65536"`

@@ -63,6 +63,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Database:          cfg.database(log),
 		Queue:             queue.Config{Location: loc, Ageing: cfg.Ageing},
 		MaxActiveTickets:  cfg.MaxActiveTickets,
+		RequestTimeout:    cfg.RequestTimeout,
 		PingInterval:      cfg.PingInterval,
 		PingTimeout:       cfg.PingTimeout,
 		MaxHTTPBufferSize: cfg.MaxHTTPBufferSize,

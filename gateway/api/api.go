@@ -41,6 +41,10 @@ type Config struct {
 	// MaxActiveTickets caps a customer's waiting and serving tickets; zero
 	// means 3.
 	MaxActiveTickets int
+	// RequestTimeout bounds a request's database work and queue commands
+	// (REQUEST_TIMEOUT); a command not done in it answers 503 and is never
+	// carried out later. Zero means 10 seconds.
+	RequestTimeout time.Duration
 }
 
 // API is the HTTP surface.

@@ -21,8 +21,9 @@ import (
 const (
 	customerTokenTTL = 24 * time.Hour
 	loginTokenTTL    = 12 * time.Hour
-	storeTimeout     = 10 * time.Second
-	maxNameLen       = 100
+	// defaultRequestTimeout is Config.RequestTimeout's default.
+	defaultRequestTimeout = 10 * time.Second
+	maxNameLen            = 100
 )
 
 // mountQueue registers the queue domain routes.
@@ -63,6 +64,10 @@ func domainError(err error) error {
 		return fiber.NewError(fiber.StatusNotFound, "not found")
 	case errors.Is(err, persistence.ErrDuplicate):
 		return fiber.NewError(fiber.StatusConflict, "already exists")
+	case errors.Is(err, persistence.ErrKeyReused):
+		return fiber.NewError(fiber.StatusUnprocessableEntity, "Idempotency-Key was used for a different request")
+	case errors.Is(err, queue.ErrCallInProgress):
+		return fiber.NewError(fiber.StatusConflict, "a call is already in progress at this counter")
 	case errors.Is(err, persistence.ErrTooManyActive):
 		return fiber.NewError(fiber.StatusTooManyRequests, "too many active tickets for this user")
 	case errors.Is(err, persistence.ErrConflict):
@@ -75,15 +80,55 @@ func domainError(err error) error {
 	case errors.Is(err, persistence.ErrInvalid):
 		return fiber.NewError(fiber.StatusBadRequest, "invalid input")
 	case errors.Is(err, persistence.ErrUnavailable):
-		return fiber.NewError(fiber.StatusServiceUnavailable, "service unavailable")
+		// Nothing was done (see queue.Queues); a retry may succeed.
+		return fiber.NewError(fiber.StatusServiceUnavailable, "service unavailable, nothing was changed: retry later")
+	case errors.Is(err, persistence.ErrInternal):
+		// The store logged the cause once; the answer does not repeat it.
+		return fiber.NewError(fiber.StatusInternalServerError, "internal server error")
 	}
 	return err
 }
 
 func bad(msg string) error { return fiber.NewError(fiber.StatusBadRequest, msg) }
 
-func storeCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), storeTimeout)
+// storeCtx bounds a handler's own reads and writes and its commands to the
+// queue actors: the request's time (RequestTimeout).
+func (a *API) storeCtx() (context.Context, context.CancelFunc) {
+	d := a.cfg.RequestTimeout
+	if d <= 0 {
+		d = defaultRequestTimeout
+	}
+	return context.WithTimeout(context.Background(), d)
+}
+
+// HeaderIdempotencyKey names a request so that its retry is not done twice
+// (POST /api/tickets, call-next); HeaderIdempotentReplayed marks the answer
+// to such a retry.
+const (
+	HeaderIdempotencyKey     = "Idempotency-Key"
+	HeaderIdempotentReplayed = "Idempotent-Replayed"
+)
+
+// idempotency reads the request's Idempotency-Key: 1 to 255 visible ASCII
+// characters. It is scoped to the route and the caller, so two callers'
+// keys never meet; fingerprint is the request's parameters.
+func idempotency(c *fiber.Ctx, route, fingerprint string) (persistence.Idempotency, error) {
+	key := c.Get(HeaderIdempotencyKey)
+	if key == "" {
+		return persistence.Idempotency{}, nil
+	}
+	if len(key) > persistence.MaxIdempotencyKeyLen {
+		return persistence.Idempotency{}, bad("Idempotency-Key must be 1 to 255 visible ASCII characters")
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return persistence.Idempotency{}, bad("Idempotency-Key must be 1 to 255 visible ASCII characters")
+		}
+	}
+	caller := IdentityOf(c)
+	return persistence.Idempotency{
+		Scope: route + " " + string(caller.Role) + ":" + caller.UserID, Key: strings.Clone(key), Fingerprint: fingerprint,
+	}, nil
 }
 
 func stampOf(c *fiber.Ctx) persistence.Stamp { return persistence.Stamp{Actor: IdentityOf(c).UserID} }
@@ -111,7 +156,7 @@ func (a *API) login(c *fiber.Ctx) error {
 	case req.Password == nil || *req.Password == "":
 		return bad("password is required")
 	}
-	ctx, cancel := storeCtx()
+	ctx, cancel := a.storeCtx()
 	defer cancel()
 	u, err := a.cfg.Store.GetUserByUsername(ctx, *req.Username)
 	if errors.Is(err, persistence.ErrNotFound) || (err == nil && bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(*req.Password)) != nil) {
@@ -161,7 +206,7 @@ func (a *API) createUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := storeCtx()
+	ctx, cancel := a.storeCtx()
 	defer cancel()
 	u, err := a.cfg.Store.CreateUser(ctx, persistence.NewUser{Username: req.Username, PasswordHash: string(hash), Role: role, CounterID: req.CounterID})
 	if err != nil {
@@ -171,12 +216,7 @@ func (a *API) createUser(c *fiber.Ctx) error {
 }
 
 func (a *API) listServices(c *fiber.Ctx) error {
-	ctx, cancel := storeCtx()
-	defer cancel()
-	s, err := a.cfg.Store.ListServices(ctx)
-	if err != nil {
-		return domainError(err)
-	}
+	s := a.cfg.Queues.Services()
 	return c.JSON(list(s, len(s)))
 }
 
@@ -202,7 +242,9 @@ func (a *API) createService(c *fiber.Ctx) error {
 	case req.TargetWaitSeconds < 0 || req.TargetWaitSeconds > 86400:
 		return bad("targetWaitSeconds must be 0 to 86400")
 	}
-	s, err := a.cfg.Queues.AddService(persistence.NewService{Name: req.Name, Prefix: strings.ToUpper(req.Prefix),
+	ctx, cancel := a.storeCtx()
+	defer cancel()
+	s, err := a.cfg.Queues.AddService(ctx, persistence.NewService{Name: req.Name, Prefix: strings.ToUpper(req.Prefix),
 		DefaultServiceSeconds: req.DefaultServiceSeconds, TargetWaitSeconds: req.TargetWaitSeconds})
 	if err != nil {
 		return domainError(err)
@@ -223,12 +265,7 @@ func validPrefix(p string) bool {
 }
 
 func (a *API) listCounters(c *fiber.Ctx) error {
-	ctx, cancel := storeCtx()
-	defer cancel()
-	cs, err := a.cfg.Store.ListCounters(ctx)
-	if err != nil {
-		return domainError(err)
-	}
+	cs := a.cfg.Queues.CounterList()
 	return c.JSON(list(cs, len(cs)))
 }
 
@@ -260,7 +297,9 @@ func (a *API) createCounter(c *fiber.Ctx) error {
 			return bad("services: unknown service " + strconv.Quote(s))
 		}
 	}
-	k, err := a.cfg.Queues.AddCounter(req.Name, req.Services, status)
+	ctx, cancel := a.storeCtx()
+	defer cancel()
+	k, err := a.cfg.Queues.AddCounter(ctx, req.Name, req.Services, status)
 	if err != nil {
 		return domainError(err)
 	}
@@ -285,7 +324,9 @@ func (a *API) patchCounter(c *fiber.Ctx) error {
 	}
 	// Fiber's strings die with the request; an actor may hold this one
 	// longer (an ask that timed out), so it gets a copy.
-	k, err := a.cfg.Queues.SetCounterStatus(strings.Clone(c.Params("id")), st, stampOf(c))
+	ctx, cancel := a.storeCtx()
+	defer cancel()
+	k, err := a.cfg.Queues.SetCounterStatus(ctx, strings.Clone(c.Params("id")), st, stampOf(c))
 	if err != nil {
 		return domainError(err)
 	}
@@ -303,21 +344,29 @@ func mayActAt(c *fiber.Ctx, counterID string) error {
 }
 
 func (a *API) callNext(c *fiber.Ctx) error {
-	if err := mayActAt(c, c.Params("id")); err != nil {
+	counterID := strings.Clone(c.Params("id"))
+	if err := mayActAt(c, counterID); err != nil {
 		return err
 	}
-	t, k, err := a.cfg.Queues.CallNext(strings.Clone(c.Params("id")), stampOf(c))
+	by := stampOf(c)
+	var err error
+	if by.Request, err = idempotency(c, "call-next", counterID); err != nil {
+		return err
+	}
+	ctx, cancel := a.storeCtx()
+	defer cancel()
+	t, k, replayed, err := a.cfg.Queues.CallNext(ctx, counterID, by)
 	if err != nil {
 		return domainError(err)
+	}
+	if replayed {
+		c.Set(HeaderIdempotentReplayed, "true")
 	}
 	return c.JSON(fiber.Map{"ticket": t, "counter": k})
 }
 
 func (a *API) listQueues(c *fiber.Ctx) error {
-	st, err := a.cfg.Queues.States()
-	if err != nil {
-		return domainError(err)
-	}
+	st := a.cfg.Queues.States()
 	return c.JSON(list(st, len(st)))
 }
 
@@ -374,9 +423,26 @@ func (a *API) createTicket(c *fiber.Ctx) error {
 	if id.Role == auth.RoleCustomer || (id.Role.IsStaff() && req.UserID != nil) {
 		capped = a.maxActive()
 	}
-	t, err := a.cfg.Queues.CreateTicket(req.ServiceType, user, prio, capped, stampOf(c))
+	by := stampOf(c)
+	named := ""
+	if req.UserID != nil {
+		named = *req.UserID
+	}
+	var err error
+	if by.Request, err = idempotency(c, "create-ticket", strings.Join([]string{req.ServiceType, named, string(prio)}, "\x00")); err != nil {
+		return err
+	}
+	ctx, cancel := a.storeCtx()
+	defer cancel()
+	t, replayed, err := a.cfg.Queues.CreateTicket(ctx, req.ServiceType, user, prio, capped, by)
 	if err != nil {
 		return domainError(err)
+	}
+	if replayed {
+		c.Set(HeaderIdempotentReplayed, "true")
+		if t.UserID != nil {
+			user = *t.UserID
+		}
 	}
 	tok, err := a.cfg.Auth.Issue(auth.Identity{UserID: user, Role: auth.RoleCustomer}, customerTokenTTL)
 	if err != nil {
@@ -416,7 +482,7 @@ func (a *API) listTickets(c *fiber.Ctx) error {
 	if f.Offset, err = queryInt(c, "offset", 0, 1<<30); err != nil {
 		return err
 	}
-	ctx, cancel := storeCtx()
+	ctx, cancel := a.storeCtx()
 	defer cancel()
 	ts, total, err := a.cfg.Store.ListTickets(ctx, f)
 	if err != nil {
@@ -448,7 +514,7 @@ func (a *API) ticketFor(c *fiber.Ctx, allowOwner bool) (persistence.Ticket, erro
 	if !id.Role.IsStaff() && !allowOwner {
 		return persistence.Ticket{}, fiber.NewError(fiber.StatusForbidden, "forbidden for role "+string(id.Role))
 	}
-	ctx, cancel := storeCtx()
+	ctx, cancel := a.storeCtx()
 	defer cancel()
 	t, err := a.cfg.Store.GetTicket(ctx, c.Params("id"))
 	if err != nil {
@@ -477,7 +543,9 @@ func (a *API) cancelTicket(c *fiber.Ctx) error {
 	if t.Status != persistence.TicketWaiting {
 		return fiber.NewError(fiber.StatusConflict, "only a waiting ticket can be cancelled")
 	}
-	t, err = a.cfg.Queues.Cancel(t.ServiceType, t.ID, stampOf(c))
+	ctx, cancel := a.storeCtx()
+	defer cancel()
+	t, err = a.cfg.Queues.Cancel(ctx, t.ServiceType, t.ID, stampOf(c))
 	if err != nil {
 		return domainError(err)
 	}
@@ -514,7 +582,9 @@ func (a *API) moveTicket(kind string) fiber.Handler {
 		if err := mayActAt(c, *t.CounterID); err != nil {
 			return err
 		}
-		t, err = a.cfg.Queues.Move(kind, *t.CounterID, t.ID, to, stampOf(c))
+		ctx, cancel := a.storeCtx()
+		defer cancel()
+		t, err = a.cfg.Queues.Move(ctx, kind, *t.CounterID, t.ID, to, stampOf(c))
 		if err != nil {
 			return domainError(err)
 		}

@@ -50,7 +50,10 @@ type Config struct {
 	// Store, Rooms and Logger are filled in by the server.
 	Queue queue.Config
 	// MaxActiveTickets caps a customer's active tickets; zero means 3.
-	MaxActiveTickets  int
+	MaxActiveTickets int
+	// RequestTimeout bounds a REST request's database work and queue
+	// commands; zero means 10 seconds.
+	RequestTimeout    time.Duration
 	PingInterval      time.Duration
 	PingTimeout       time.Duration
 	MaxHTTPBufferSize int
@@ -132,6 +135,9 @@ func New(cfg Config) (*Server, error) {
 
 	qcfg := cfg.Queue
 	qcfg.System, qcfg.Store, qcfg.Rooms, qcfg.Logger = s.System, s.Store, s.rooms, log
+	if qcfg.RequestTimeout == 0 {
+		qcfg.RequestTimeout = cfg.RequestTimeout
+	}
 	if s.Queues, err = queue.Start(qcfg); err != nil {
 		s.closeStore()
 		return nil, err
@@ -147,7 +153,7 @@ func New(cfg Config) (*Server, error) {
 	httpAPI := api.New(api.Config{
 		System: s.System, Auth: cfg.Auth, Rooms: s.rooms, Directory: s.directory,
 		Origins: cfg.Origins, Ready: s.ready, Metrics: s.currentMetrics, Logger: log,
-		Queues: s.Queues, Store: s.Store, MaxActiveTickets: cfg.MaxActiveTickets,
+		Queues: s.Queues, Store: s.Store, MaxActiveTickets: cfg.MaxActiveTickets, RequestTimeout: cfg.RequestTimeout,
 	})
 	s.transport = transport.NewServer(s.System, transport.Config{
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxHTTPBufferSize,
@@ -224,6 +230,11 @@ func (s *Server) ready() error {
 	defer cancel()
 	if err := s.Store.Ping(ctx); err != nil {
 		return errors.New("database unavailable")
+	}
+	// A database that answers but cannot take a ticket write (a lock held
+	// on the tickets, a read-only standby, a full disk) is not ready either.
+	if err := s.Store.ProbeWrite(ctx); err != nil {
+		return errors.New("database does not take writes")
 	}
 	return nil
 }
