@@ -84,6 +84,11 @@ func classifyPostgres(err error) (errorClass, string) {
 		if strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57") {
 			return classUnavailable, name
 		}
+		if strings.HasPrefix(pe.Code, "22") {
+			// A data exception: the input (a NUL byte in a name, say),
+			// not the database.
+			return classCheck, name
+		}
 		return classOther, name
 	}
 	var ce *pgconn.ConnectError

@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -112,7 +114,7 @@ const (
 // idempotency reads the request's Idempotency-Key: 1 to 255 visible ASCII
 // characters. It is scoped to the route and the caller, so two callers'
 // keys never meet; fingerprint is the request's parameters.
-func idempotency(c *fiber.Ctx, route, fingerprint string) (persistence.Idempotency, error) {
+func idempotency(c *fiber.Ctx, route string, params ...string) (persistence.Idempotency, error) {
 	key := c.Get(HeaderIdempotencyKey)
 	if key == "" {
 		return persistence.Idempotency{}, nil
@@ -126,8 +128,13 @@ func idempotency(c *fiber.Ctx, route, fingerprint string) (persistence.Idempoten
 		}
 	}
 	caller := IdentityOf(c)
+	sum := sha256.New()
+	for _, p := range params {
+		_, _ = fmt.Fprintf(sum, "%d:%s", len(p), p)
+	}
 	return persistence.Idempotency{
-		Scope: route + " " + string(caller.Role) + ":" + caller.UserID, Key: strings.Clone(key), Fingerprint: fingerprint,
+		Scope: route + " " + string(caller.Role) + ":" + caller.UserID, Key: strings.Clone(key),
+		Fingerprint: hex.EncodeToString(sum.Sum(nil)),
 	}, nil
 }
 
@@ -429,7 +436,7 @@ func (a *API) createTicket(c *fiber.Ctx) error {
 		named = *req.UserID
 	}
 	var err error
-	if by.Request, err = idempotency(c, "create-ticket", strings.Join([]string{req.ServiceType, named, string(prio)}, "\x00")); err != nil {
+	if by.Request, err = idempotency(c, "create-ticket", req.ServiceType, named, string(prio)); err != nil {
 		return err
 	}
 	ctx, cancel := a.storeCtx()
