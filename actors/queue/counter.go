@@ -152,6 +152,11 @@ func (a *counterActor) callNext(m *callNext) {
 			return
 		}
 	}
+	if p := a.pending; p != nil && !p.m.req.Begun() && !p.m.req.Live() {
+		// Its caller gave up before any service began it, and none ever
+		// will: it no longer holds the counter.
+		a.end(callResult{err: ErrTimeout})
+	}
 	key := m.by.Request.Key
 	switch {
 	case key != "" && a.current != nil && a.currentKey == key:
@@ -216,9 +221,11 @@ func (a *counterActor) end(r callResult) {
 func (a *counterActor) taken(m *taken) {
 	p := a.pending
 	if p == nil || p.id != m.call {
-		// The outcome of a call that expired: the database knows better
-		// than this actor's memory now.
-		a.refresh()
+		// The outcome of a call that ended without it: only one that did
+		// something leaves this actor's memory behind the database.
+		if m.result.err == nil || uncertain(m.result.err) {
+			a.refresh()
+		}
 		return
 	}
 	r := m.result

@@ -290,7 +290,8 @@ func (s *Server) queueMetrics() queue.Metrics {
 	defer cancel()
 	m, err := s.Queues.Metrics(ctx)
 	if err != nil {
-		s.cfg.Logger.Warn("metrics: queue figures", slog.Any("err", err))
+		// The store logged the database failure itself.
+		s.cfg.Logger.Debug("metrics: queue figures", slog.Any("err", err))
 		return queue.Metrics{Services: []queue.ServiceMetrics{}, Counters: []queue.CounterMetrics{}}
 	}
 	return m
