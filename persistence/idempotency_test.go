@@ -64,7 +64,9 @@ func testIdempotentRequests(t *testing.T, s, other Store) {
 	got := make([]Ticket, 2)
 	errs := make([]error, 2)
 	for i, st := range []Store{s, other} {
-		wg.Go(func() { got[i], errs[i] = st.CreateTicket(ctx, NewTicket{ServiceID: f.ID, ServiceDay: day1}, Stamp{Request: race}) })
+		wg.Go(func() {
+			got[i], errs[i] = st.CreateTicket(ctx, NewTicket{ServiceID: f.ID, ServiceDay: day1}, Stamp{Request: race})
+		})
 	}
 	wg.Wait()
 	replays := 0

@@ -456,4 +456,3 @@ func waitForLockWaiter(t *testing.T, dsn string) {
 		return err == nil && n > 0
 	}, 5*time.Second, 10*time.Millisecond)
 }
-
