@@ -369,14 +369,9 @@ func (a *counterActor) move(m *move) ticketResult {
 		event = EventTicketTransferred
 	}
 	if uncertain(err) {
-		got, happened, ok := confirmTicket(a.env, m.ticketID, moved(m.kind, *a.current, m.toService))
-		if !ok || !happened {
-			if !ok {
-				a.stale()
-			}
-			return ticketResult{err: err}
+		if got, ok := settle(a.env, m.ticketID, moved(m.kind, *a.current, m.toService), a.stale); ok {
+			t, err = got, nil
 		}
-		t, err = got, nil
 	}
 	if err != nil {
 		return ticketResult{err: err}

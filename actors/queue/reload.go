@@ -53,18 +53,23 @@ func (r *reloader) stop() {
 // may not have happened.
 func uncertain(err error) bool { return errors.Is(err, persistence.ErrOutcomeUnknown) }
 
-// confirmTicket settles an uncertain move of ticket id: it reads the ticket
-// and reports whether done says the move happened. ok is false when the
-// read failed, and the outcome stays unknown.
-func confirmTicket(e *env, id string, done func(persistence.Ticket) bool) (t persistence.Ticket, happened, ok bool) {
+// settle resolves an uncertain move of ticket id: it reads the ticket and
+// returns it with true when done says the move happened. When the read
+// fails the outcome stays unknown, and stale is called: the database may
+// have moved on behind the actor.
+func settle(e *env, id string, done func(persistence.Ticket) bool, stale func()) (persistence.Ticket, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), confirmTimeout)
 	defer cancel()
 	t, err := e.store.GetTicket(ctx, id)
 	switch {
 	case errors.Is(err, persistence.ErrNotFound):
-		return t, false, true
+		return t, false
 	case err != nil:
-		return t, false, false
+		stale()
+		return t, false
 	}
-	return t, done(t), true
+	return t, done(t)
 }
+
+// exists is settle's test for a create: the ticket is there at all.
+func exists(persistence.Ticket) bool { return true }

@@ -164,14 +164,9 @@ func (s *serviceActor) create(m *createTicket) ticketResult {
 		return ticketResult{ticket: t, replayed: true}
 	}
 	if uncertain(err) {
-		got, happened, ok := confirmTicket(s.env, in.ID, func(persistence.Ticket) bool { return true })
-		if !ok || !happened {
-			if !ok {
-				s.stale()
-			}
-			return ticketResult{err: err}
+		if got, ok := settle(s.env, in.ID, exists, s.stale); ok {
+			t, err = got, nil
 		}
-		t, err = got, nil
 	}
 	if err != nil {
 		return ticketResult{err: err}
@@ -209,13 +204,10 @@ func (s *serviceActor) take(m *takeHead) ticketResult {
 			s.publish()
 			continue
 		case uncertain(err):
-			got, happened, ok := confirmTicket(s.env, id, func(t persistence.Ticket) bool {
+			got, ok := settle(s.env, id, func(t persistence.Ticket) bool {
 				return t.Status == persistence.TicketServing && t.CounterID != nil && *t.CounterID == m.counter.ID
-			})
-			if !ok || !happened {
-				if !ok {
-					s.stale()
-				}
+			}, s.stale)
+			if !ok {
 				return ticketResult{err: err}
 			}
 			t = got
@@ -241,14 +233,9 @@ func (s *serviceActor) cancel(m *cancelTicket) ticketResult {
 	defer cancel()
 	t, err := s.env.store.CancelTicket(ctx, m.id, m.by)
 	if uncertain(err) {
-		got, happened, ok := confirmTicket(s.env, m.id, func(t persistence.Ticket) bool { return t.Status == persistence.TicketCancelled })
-		if !ok || !happened {
-			if !ok {
-				s.stale()
-			}
-			return ticketResult{err: err}
+		if got, ok := settle(s.env, m.id, func(t persistence.Ticket) bool { return t.Status == persistence.TicketCancelled }, s.stale); ok {
+			t, err = got, nil
 		}
-		t, err = got, nil
 	}
 	if err != nil {
 		return ticketResult{err: err}

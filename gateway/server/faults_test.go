@@ -76,6 +76,16 @@ func lockTickets(t *testing.T, dsn string) (release func()) {
 	return release
 }
 
+// createInBackground posts a create and delivers its status code.
+func (h *harness) createInBackground(service string) <-chan int {
+	done := make(chan int, 1)
+	go func() {
+		code, _ := h.do("POST", "/api/tickets", "", map[string]any{"serviceType": service})
+		done <- code
+	}()
+	return done
+}
+
 // countTickets counts the rows of the tickets table.
 func countTickets(t *testing.T, dsn string) int {
 	t.Helper()
@@ -152,11 +162,7 @@ func TestCallNextAnswered503LeavesTheCounterUsable(t *testing.T) {
 	c := h.openCounter("Counter 1")
 	tk := h.create("Finance", "")
 	release := lockTickets(t, db.DatabaseURL)
-	blocked := make(chan int, 1)
-	go func() {
-		code, _ := h.do("POST", "/api/tickets", "", map[string]any{"serviceType": "Finance"})
-		blocked <- code
-	}()
+	blocked := h.createInBackground("Finance")
 	waitForLockWaiter(t, db.DatabaseURL)
 
 	code, out := h.do("POST", "/api/counters/"+c.ID+"/call-next", h.staff, nil)
@@ -195,11 +201,7 @@ func TestQueuesAnswerWhileTheDatabaseIsBusy(t *testing.T) {
 	h := start(t, server.Config{Database: db, RequestTimeout: 30 * time.Second})
 	h.create("Finance", "")
 	release := lockTickets(t, db.DatabaseURL)
-	done := make(chan int, 1)
-	go func() {
-		code, _ := h.do("POST", "/api/tickets", "", map[string]any{"serviceType": "Finance"})
-		done <- code
-	}()
+	done := h.createInBackground("Finance")
 	waitForLockWaiter(t, db.DatabaseURL)
 	impatient := *h
 	impatient.client = &http.Client{Timeout: 2 * time.Second}
@@ -414,11 +416,7 @@ func TestDroppedConnectionsAnswer503(t *testing.T) {
 	// A create waits on the lock inside the database; its connection is
 	// cut under it.
 	release := lockTickets(t, db.DatabaseURL)
-	done := make(chan int, 1)
-	go func() {
-		code, _ := h.do("POST", "/api/tickets", "", map[string]any{"serviceType": "Finance"})
-		done <- code
-	}()
+	done := h.createInBackground("Finance")
 	waitForLockWaiter(t, db.DatabaseURL)
 	p.cut()
 	require.Equal(t, 503, <-done)
