@@ -115,13 +115,22 @@ func (a *counterActor) load(ctx context.Context) error {
 
 // refresh reloads now, or later with backoff while the database fails.
 func (a *counterActor) refresh() {
-	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), a.loadBound())
 	defer cancel()
 	if err := a.load(ctx); err != nil {
 		a.reload.later(a.env.sys, a.self)
 		return
 	}
 	a.publish()
+}
+
+// loadBound is the first load's time (the node is starting), or a
+// reload's, which holds up the actor's mailbox and so is kept short.
+func (a *counterActor) loadBound() time.Duration {
+	if a.loaded {
+		return reloadTimeout
+	}
+	return loadTimeout
 }
 
 // ready loads a counter that was never loaded, within the command's time.

@@ -14,6 +14,8 @@ import (
 const (
 	reloadFirst = 250 * time.Millisecond
 	reloadMax   = 30 * time.Second
+	// reloadTimeout bounds a reload of an actor that was loaded before.
+	reloadTimeout = 5 * time.Second
 	// confirmTimeout bounds the look at the database that settles an
 	// uncertain outcome; it fits in ask.Margin.
 	confirmTimeout = time.Second

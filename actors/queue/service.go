@@ -113,7 +113,7 @@ func (s *serviceActor) load(ctx context.Context) error {
 // refresh reloads the line now, or later with backoff while the database
 // fails; a line that changed is announced.
 func (s *serviceActor) refresh() {
-	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.loadBound())
 	defer cancel()
 	first := !s.loaded
 	if err := s.load(ctx); err != nil {
@@ -124,6 +124,15 @@ func (s *serviceActor) refresh() {
 	if !first {
 		s.announceQueue()
 	}
+}
+
+// loadBound is the first load's time (the node is starting), or a
+// reload's, which holds up the actor's mailbox and so is kept short.
+func (s *serviceActor) loadBound() time.Duration {
+	if s.loaded {
+		return reloadTimeout
+	}
+	return loadTimeout
 }
 
 // ready loads a line that was never loaded, within the command's time.
