@@ -68,3 +68,6 @@ func (c *Conns) Open(addr netip.Addr) (total, fromAddr int) {
 	defer c.mu.Unlock()
 	return c.total, int(c.byAddr[addr])
 }
+
+// Limits returns the caps, in total and per address (<= 0: off).
+func (c *Conns) Limits() (max, maxPerAddr int) { return c.max, c.maxPerAddr }
