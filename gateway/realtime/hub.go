@@ -91,6 +91,10 @@ func (h *Hub) Register(ns *sio.Namespace) {
 		h.eventsIn.Add(1)
 		fail(s, ev, "unknown event")
 	}
+	ns.OnRateLimited = func(s *sio.Socket, ev *sio.Event) {
+		h.eventsIn.Add(1)
+		fail(s, ev, "rate limit exceeded")
+	}
 }
 
 // errUnauthorized is the CONNECT_ERROR message of the contract.
