@@ -16,6 +16,7 @@ import (
 	"github.com/queuecast/queuecast/actors/queue"
 	"github.com/queuecast/queuecast/actors/rooms"
 	"github.com/queuecast/queuecast/gateway/auth"
+	"github.com/queuecast/queuecast/gateway/limits"
 	"github.com/queuecast/queuecast/persistence"
 )
 
@@ -41,11 +42,15 @@ type Config struct {
 	// MaxActiveTickets caps a customer's waiting and serving tickets; zero
 	// means 3.
 	MaxActiveTickets int
+	// Limits gives the request rates per address and per token subject
+	// (RESTRate, TokenRate and their bursts; zero fields are the defaults).
+	Limits limits.Config
 }
 
 // API is the HTTP surface.
 type API struct {
-	cfg Config
+	cfg    Config
+	limits restLimits
 }
 
 // reserved event names a broadcast may not use.
@@ -59,7 +64,7 @@ func New(cfg Config) *API {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &API{cfg: cfg}
+	return &API{cfg: cfg, limits: newRESTLimits(cfg.Limits)}
 }
 
 // CORS returns the CORS middleware for the contract's origins.

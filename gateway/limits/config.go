@@ -88,3 +88,15 @@ func (r Rate) Off() bool { return r.Per <= 0 }
 func (r Rate) refill() time.Duration {
 	return time.Duration(float64(max(r.Burst, 1)) / r.Per * float64(time.Second))
 }
+
+// Events is the bucket of one connection's events.
+func (c Config) Events() Rate { return Rate{Per: c.EventRate, Burst: c.EventBurst} }
+
+// Conn is the bucket of one address's new connections.
+func (c Config) Conn() Rate { return Rate{Per: c.ConnRate, Burst: c.ConnBurst} }
+
+// REST is the bucket of one address's API requests.
+func (c Config) REST() Rate { return Rate{Per: c.RESTRate, Burst: c.RESTBurst} }
+
+// Token is the bucket of one token subject's API requests.
+func (c Config) Token() Rate { return Rate{Per: c.TokenRate, Burst: c.TokenBurst} }
