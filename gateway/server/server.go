@@ -28,6 +28,7 @@ import (
 	"github.com/queuecast/queuecast/actors/rooms"
 	"github.com/queuecast/queuecast/gateway/api"
 	"github.com/queuecast/queuecast/gateway/auth"
+	"github.com/queuecast/queuecast/gateway/limits"
 	"github.com/queuecast/queuecast/gateway/realtime"
 	"github.com/queuecast/queuecast/gateway/sio"
 	"github.com/queuecast/queuecast/gateway/transport"
@@ -59,6 +60,15 @@ type Config struct {
 	WriteTimeout      time.Duration
 	MaxQueueBytes     int
 	SocketSendBuffer  int
+	// Limits are the rate limits and connection caps (see limits.Config:
+	// zero fields are the defaults, negative ones turn a limit off).
+	Limits limits.Config
+	// HTTPReadTimeout bounds reading one request (headers and body),
+	// HTTPWriteTimeout writing one response once its handler returned, and
+	// HTTPIdleTimeout a keep-alive connection waiting for its next request.
+	// None applies to a long-polling GET held by its session, nor to a
+	// WebSocket. Zero means 30s, 30s and 60s.
+	HTTPReadTimeout, HTTPWriteTimeout, HTTPIdleTimeout time.Duration
 	// MetricsInterval is the loadBalancingMetrics period. Zero means 10s.
 	MetricsInterval time.Duration
 	MetricsPublic   bool
@@ -101,6 +111,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ActorLogger == nil {
 		cfg.ActorLogger = cfg.Logger
 	}
+	cfg.Limits = cfg.Limits.WithDefaults()
+	cfg.HTTPReadTimeout = orDefault(cfg.HTTPReadTimeout, 30*time.Second)
+	cfg.HTTPWriteTimeout = orDefault(cfg.HTTPWriteTimeout, 30*time.Second)
+	cfg.HTTPIdleTimeout = orDefault(cfg.HTTPIdleTimeout, 60*time.Second)
 	log := cfg.Logger
 	s := &Server{cfg: cfg, started: time.Now(), Store: cfg.Store}
 	if s.Store == nil {
@@ -141,19 +155,22 @@ func New(cfg Config) (*Server, error) {
 		Node: cfg.Node, Auth: cfg.Auth, Catalog: s.Queues,
 		Rooms: s.rooms, Directory: s.directory, Logger: log,
 	})
-	sockets := sio.NewServer(sio.Config{ConnectTimeout: cfg.ConnectTimeout, MaxPacketBytes: cfg.MaxHTTPBufferSize})
+	lim := cfg.Limits
+	sockets := sio.NewServer(sio.Config{ConnectTimeout: cfg.ConnectTimeout, MaxPacketBytes: cfg.MaxHTTPBufferSize,
+		EventRate: lim.Events(), EventDebt: lim.EventDebt})
 	s.Hub.Register(sockets.Of("/"))
 
 	httpAPI := api.New(api.Config{
 		System: s.System, Auth: cfg.Auth, Rooms: s.rooms, Directory: s.directory,
 		Origins: cfg.Origins, Ready: s.ready, Metrics: s.currentMetrics, Logger: log,
-		Queues: s.Queues, Store: s.Store, MaxActiveTickets: cfg.MaxActiveTickets,
+		Queues: s.Queues, Store: s.Store, MaxActiveTickets: cfg.MaxActiveTickets, Limits: lim,
 	})
 	s.transport = transport.NewServer(s.System, transport.Config{
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxHTTPBufferSize,
 		UpgradeTimeout: cfg.UpgradeTimeout, WriteTimeout: cfg.WriteTimeout, MaxQueueBytes: cfg.MaxQueueBytes,
 		SocketSendBuffer: cfg.SocketSendBuffer,
-		CheckOrigin:      httpAPI.OriginAllowed, Logger: log,
+		ConnRate:         lim.Conn(), MaxConns: lim.MaxConns, MaxConnsPerAddr: lim.MaxConnsPerAddr, MaxKeys: lim.MaxKeys,
+		CheckOrigin: httpAPI.OriginAllowed, Logger: log,
 	}, sockets.NewHandler)
 
 	bodyLimit := cfg.MaxHTTPBufferSize
@@ -167,10 +184,18 @@ func New(cfg Config) (*Server, error) {
 		// Release fasthttp's per-connection buffers between requests: a
 		// hijacked WebSocket then keeps no 4 KiB read buffer for its life.
 		ReduceMemoryUsage: true,
+		// fasthttp arms the write deadline only once a handler returned,
+		// so a held long-polling GET is not cut; a hijacked WebSocket has
+		// its deadlines cleared.
+		ReadTimeout:  cfg.HTTPReadTimeout,
+		WriteTimeout: cfg.HTTPWriteTimeout,
+		IdleTimeout:  cfg.HTTPIdleTimeout,
 	})
 	s.App.Use(httpAPI.CORS(), httpAPI.RefuseOrigins)
 	s.transport.Mount(s.App, "/socket.io/")
-	s.App.Use("/api", httpAPI.Identify)
+	// /health, /ready and /metrics are outside /api and not rate limited:
+	// a probe must never be refused because others flood the node.
+	s.App.Use("/api", httpAPI.LimitAddress, httpAPI.Identify, httpAPI.LimitToken)
 	if cfg.MetricsPublic {
 		httpAPI.SetMetricsHandler(adaptor.HTTPHandler(promhttp.HandlerFor(s.registry(), promhttp.HandlerOpts{})))
 	}
@@ -206,6 +231,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.System.Shutdown()
 	return errors.Join(err, s.closeStore())
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 func (s *Server) closeStore() error {
