@@ -10,6 +10,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/queuecast/queuecast/gateway/limits"
+	"github.com/queuecast/queuecast/gateway/origins"
 	"github.com/queuecast/queuecast/persistence"
 )
 
@@ -67,6 +68,9 @@ func loadConfig() (config, error) {
 	if c.NodeName == "" {
 		h, _ := os.Hostname()
 		c.NodeName = h
+	}
+	if _, err := origins.Parse(c.Origins); err != nil {
+		return c, fmt.Errorf("SOCKET_IO_ORIGIN: %w", err)
 	}
 	if err := c.checkLimits(); err != nil {
 		return c, err

@@ -53,3 +53,9 @@ func TestBadLimitsAreRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestBadOriginIsRefused(t *testing.T) {
+	t.Setenv("SOCKET_IO_ORIGIN", "http://localhost:5173,https://app.example/queue")
+	_, err := loadConfig()
+	require.ErrorContains(t, err, `SOCKET_IO_ORIGIN: origin "https://app.example/queue": not an origin`)
+}

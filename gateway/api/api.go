@@ -17,6 +17,7 @@ import (
 	"github.com/queuecast/queuecast/actors/rooms"
 	"github.com/queuecast/queuecast/gateway/auth"
 	"github.com/queuecast/queuecast/gateway/limits"
+	"github.com/queuecast/queuecast/gateway/origins"
 	"github.com/queuecast/queuecast/persistence"
 )
 
@@ -26,8 +27,10 @@ type Config struct {
 	Auth      *auth.Authority
 	Rooms     *actor.PID
 	Directory *actor.PID
-	// Origins allowed by CORS; requests without an Origin are always allowed.
-	Origins []string
+	// Origins are the browser origins allowed, by CORS and by every origin
+	// check (the transport's too); requests without an Origin are always
+	// allowed. The zero Set allows no browser origin.
+	Origins origins.Set
 	// Ready reports whether the database and the actor system are up.
 	Ready func() error
 	// Metrics returns the current loadBalancingMetrics payload.
@@ -67,14 +70,10 @@ func New(cfg Config) *API {
 	return &API{cfg: cfg, limits: newRESTLimits(cfg.Limits)}
 }
 
-// CORS returns the CORS middleware for the contract's origins.
+// CORS returns the CORS middleware for the allowed origins.
 func (a *API) CORS() fiber.Handler {
-	allowed := make(map[string]bool, len(a.cfg.Origins))
-	for _, o := range a.cfg.Origins {
-		allowed[o] = true
-	}
 	return cors.New(cors.Config{
-		AllowOriginsFunc: func(origin string) bool { return allowed[origin] },
+		AllowOriginsFunc: a.OriginAllowed,
 		AllowMethods:     "GET,POST,PATCH,DELETE,OPTIONS",
 		AllowHeaders:     "Content-Type,Authorization",
 		AllowCredentials: true,
@@ -91,14 +90,7 @@ func (a *API) RefuseOrigins(c *fiber.Ctx) error {
 }
 
 // OriginAllowed reports whether a browser origin may use the server.
-func (a *API) OriginAllowed(origin string) bool {
-	for _, o := range a.cfg.Origins {
-		if o == origin || o == "*" {
-			return true
-		}
-	}
-	return false
-}
+func (a *API) OriginAllowed(origin string) bool { return a.cfg.Origins.Allows(origin) }
 
 // SetMetricsHandler sets the handler of GET /metrics.
 func (a *API) SetMetricsHandler(h fiber.Handler) { a.cfg.MetricsHandler = h }

@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"runtime"
@@ -29,6 +30,7 @@ import (
 	"github.com/queuecast/queuecast/gateway/api"
 	"github.com/queuecast/queuecast/gateway/auth"
 	"github.com/queuecast/queuecast/gateway/limits"
+	"github.com/queuecast/queuecast/gateway/origins"
 	"github.com/queuecast/queuecast/gateway/realtime"
 	"github.com/queuecast/queuecast/gateway/sio"
 	"github.com/queuecast/queuecast/gateway/transport"
@@ -38,8 +40,10 @@ import (
 // Config is the assembled server's configuration. Zero values mean the
 // defaults of the packages they are passed to.
 type Config struct {
-	Node    string
-	Auth    *auth.Authority
+	Node string
+	Auth *auth.Authority
+	// Origins are the allowed browser origins: "*" or scheme://host[:port]
+	// entries (see origins.Parse); New refuses anything else.
 	Origins []string
 	// Database chooses the database the server opens at start (migrating
 	// it and seeding the demo services into an empty one).
@@ -111,6 +115,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ActorLogger == nil {
 		cfg.ActorLogger = cfg.Logger
 	}
+	allowed, err := origins.Parse(cfg.Origins)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	cfg.Limits = cfg.Limits.WithDefaults()
 	cfg.HTTPReadTimeout = orDefault(cfg.HTTPReadTimeout, 30*time.Second)
 	cfg.HTTPWriteTimeout = orDefault(cfg.HTTPWriteTimeout, 30*time.Second)
@@ -136,7 +144,6 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.System = system.New(cfg.ActorLogger)
-	var err error
 	if s.rooms, err = s.System.Root.SpawnNamed(rooms.NewManagerProps(log, &s.counters), "rooms"); err != nil {
 		return nil, err
 	}
@@ -162,7 +169,7 @@ func New(cfg Config) (*Server, error) {
 
 	httpAPI := api.New(api.Config{
 		System: s.System, Auth: cfg.Auth, Rooms: s.rooms, Directory: s.directory,
-		Origins: cfg.Origins, Ready: s.ready, Metrics: s.currentMetrics, Logger: log,
+		Origins: allowed, Ready: s.ready, Metrics: s.currentMetrics, Logger: log,
 		Queues: s.Queues, Store: s.Store, MaxActiveTickets: cfg.MaxActiveTickets, Limits: lim,
 	})
 	s.transport = transport.NewServer(s.System, transport.Config{
