@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/queuecast/queuecast/actors/rooms"
 	"github.com/queuecast/queuecast/persistence"
 )
 
@@ -182,7 +183,7 @@ func (a *counterActor) move(m *move) ticketResult {
 		}
 	}
 	if m.kind == moveTransfer {
-		a.env.ann.ticket(event, t, &c, serviceRoom(from))
+		a.env.ann.ticket(event, t, &c, rooms.Service(from))
 	} else {
 		a.env.ann.ticket(event, t, &c)
 	}

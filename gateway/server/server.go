@@ -209,7 +209,7 @@ func New(cfg Config) (*Server, error) {
 	httpAPI.Mount(s.App)
 
 	s.metrics, err = s.System.Root.SpawnNamed(metrics.NewSupervisorProps(metrics.Config{
-		Interval: cfg.MetricsInterval, Collect: s.collect, Rooms: s.rooms, Room: realtime.RoomDashboard, Logger: log,
+		Interval: cfg.MetricsInterval, Collect: s.collect, Rooms: s.rooms, Room: rooms.Dashboard, Logger: log,
 	}, &s.latest), "metrics")
 	if err != nil {
 		return nil, err
@@ -296,7 +296,7 @@ func (s *Server) collect() any {
 	// On a timeout the room figures are left empty rather than holding the
 	// snapshot back.
 	st, _ := ask.Ask(s.System, s.rooms, time.Second, func(ch chan rooms.Stats) any { return &rooms.GetStats{Reply: ch} })
-	delete(st.Sizes, realtime.RoomAll)
+	delete(st.Sizes, rooms.All)
 	n := st.Rooms
 	if n > 0 && st.Sizes != nil {
 		n = len(st.Sizes)
