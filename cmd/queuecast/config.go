@@ -45,7 +45,7 @@ type config struct {
 	HTTPIdleTimeout   time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"60s"`
 	// Limits; 0 turns one off (see limitsConfig).
 	EventRate     float64 `env:"EVENT_RATE" envDefault:"20"`
-	EventBurst    int     `env:"EVENT_BURST" envDefault:"60"`
+	EventBurst    int     `env:"EVENT_BURST" envDefault:"100"`
 	EventDebt     int     `env:"EVENT_DEBT" envDefault:"100"`
 	ConnRate      float64 `env:"CONN_RATE_PER_IP" envDefault:"20"`
 	ConnBurst     int     `env:"CONN_BURST_PER_IP" envDefault:"100"`

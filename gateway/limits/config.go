@@ -8,7 +8,8 @@ type Config struct {
 	// EventRate is the events per second one connection may send (token
 	// bucket refill). Zero means 20.
 	EventRate float64
-	// EventBurst is the events a connection may send at once. Zero means 60.
+	// EventBurst is the events a connection may send at once. Zero means
+	// 100: a client joining the 64 rooms it may be in, at once, and more.
 	EventBurst int
 	// EventDebt is how many refused events a connection may run up: a
 	// refused event still costs a token, and a connection whose bucket
@@ -59,7 +60,7 @@ func (c Config) WithDefaults() Config {
 		}
 	}
 	def(&c.EventRate, 20)
-	defInt(&c.EventBurst, 60)
+	defInt(&c.EventBurst, 100)
 	defInt(&c.EventDebt, 100)
 	def(&c.ConnRate, 20)
 	defInt(&c.ConnBurst, 100)

@@ -21,6 +21,7 @@ type Conns struct {
 	mu     sync.Mutex
 	total  int
 	byAddr map[netip.Addr]int32
+	peak   int // the most addresses held since the map was made
 }
 
 // NewConns returns a counter refusing past max in total and maxPerAddr per
@@ -43,6 +44,7 @@ func (c *Conns) Acquire(addr netip.Addr) error {
 	}
 	c.total++
 	c.byAddr[addr]++
+	c.peak = max(c.peak, len(c.byAddr))
 	return nil
 }
 
@@ -57,6 +59,7 @@ func (c *Conns) Release(addr netip.Addr) {
 	c.total--
 	if n <= 1 {
 		delete(c.byAddr, addr)
+		c.byAddr, c.peak = shrunk(c.byAddr, c.peak)
 	} else {
 		c.byAddr[addr] = n - 1
 	}

@@ -15,6 +15,7 @@ type Keyed[K comparable] struct {
 
 	mu        sync.Mutex
 	buckets   map[K]*bucket
+	peak      int // the most buckets held since the map was made
 	nextSweep time.Time
 }
 
@@ -43,6 +44,7 @@ func (k *Keyed[K]) Allow(key K, now time.Time) (ok bool, retryAfter time.Duratio
 		k.makeRoom(now)
 		b = &bucket{lim: rate.NewLimiter(rate.Limit(k.rate.Per), k.rate.Burst)}
 		k.buckets[key] = b
+		k.peak = max(k.peak, len(k.buckets))
 	}
 	b.last = now
 	r := b.lim.ReserveN(now, 1)
@@ -77,6 +79,7 @@ func (k *Keyed[K]) makeRoom(now time.Time) {
 				delete(k.buckets, key)
 			}
 		}
+		k.buckets, k.peak = shrunk(k.buckets, k.peak)
 	}
 	for key := range k.buckets {
 		if len(k.buckets) < k.maxKeys {
@@ -84,4 +87,18 @@ func (k *Keyed[K]) makeRoom(now time.Time) {
 		}
 		delete(k.buckets, key)
 	}
+}
+
+// shrunk returns m, or a copy of it when it holds under a quarter of its
+// peak: a Go map keeps the memory of its largest size, and a table that held
+// a flood's buckets would keep it for good. It returns the new peak.
+func shrunk[K comparable, V any](m map[K]V, peak int) (map[K]V, int) {
+	if peak < 1024 || len(m) >= peak/4 {
+		return m, peak
+	}
+	c := make(map[K]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c, len(c)
 }

@@ -45,7 +45,7 @@ func TestKeyedOffAllowsAll(t *testing.T) {
 // A flood of distinct addresses never keeps more than MaxKeys buckets, and
 // once it is over the refilled buckets go.
 func TestKeyedMemoryIsBounded(t *testing.T) {
-	const maxKeys = 1000
+	const maxKeys = 2000
 	k := NewKeyed[netip.Addr](Rate{Per: 10, Burst: 20}, maxKeys)
 	for i := range 100_000 {
 		addr := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
@@ -56,6 +56,7 @@ func TestKeyedMemoryIsBounded(t *testing.T) {
 	// next new key sweeps them all.
 	k.Allow(netip.MustParseAddr("192.0.2.1"), t0.Add(3*time.Second))
 	require.Equal(t, 1, k.Len())
+	require.Equal(t, 1, k.peak, "the map that held the flood was replaced")
 }
 
 // Evicting a bucket that has refilled changes no answer: a key that was
@@ -103,6 +104,16 @@ func TestConns(t *testing.T) {
 	total, _ = c.Open(a)
 	require.Zero(t, total)
 	require.Empty(t, c.byAddr, "no entry is kept for an address without connections")
+
+	// After a burst from many addresses the map is made anew.
+	many := NewConns(0, 0)
+	for i := range 5000 {
+		require.NoError(t, many.Acquire(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})))
+	}
+	for i := range 5000 {
+		many.Release(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}))
+	}
+	require.Less(t, many.peak, 1024)
 
 	off := NewConns(-1, 0)
 	for range 10 {
