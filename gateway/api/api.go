@@ -48,6 +48,9 @@ type Config struct {
 	// Limits gives the request rates per address and per token subject
 	// (RESTRate, TokenRate and their bursts; zero fields are the defaults).
 	Limits limits.Config
+	// Refusals counts the requests refused by them. Nil means a counter
+	// of the API's own.
+	Refusals *limits.Refusals
 }
 
 // API is the HTTP surface.
@@ -66,6 +69,9 @@ var reserved = map[string]bool{
 func New(cfg Config) *API {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Refusals == nil {
+		cfg.Refusals = new(limits.Refusals)
 	}
 	return &API{cfg: cfg, limits: newRESTLimits(cfg.Limits)}
 }

@@ -32,6 +32,7 @@ func newRESTLimits(cfg limits.Config) restLimits {
 func (a *API) LimitAddress(c *fiber.Ctx) error {
 	ok, wait := a.limits.byAddr.Allow(limits.Addr(c.Context().RemoteAddr().String()), time.Now())
 	if !ok {
+		a.cfg.Refusals.REST.Add(1)
 		return tooMany(c, wait)
 	}
 	return c.Next()
@@ -47,6 +48,7 @@ func (a *API) LimitToken(c *fiber.Ctx) error {
 	}
 	ok, wait := a.limits.bySubject.Allow(id.UserID, time.Now())
 	if !ok {
+		a.cfg.Refusals.Token.Add(1)
 		return tooMany(c, wait)
 	}
 	return c.Next()

@@ -147,6 +147,10 @@ func TestRESTRateLimits(t *testing.T) {
 	require.Equal(t, 429, code, "keyed by the subject, not the token string")
 	code, _, _ = get(t, httpFrom("127.0.0.7"), h, "/api/tickets", h.staff)
 	require.Equal(t, 200, code, "another subject has its own bucket")
+
+	_, _, metrics := get(t, h.client, h, "/metrics", "")
+	require.Contains(t, metrics, `queuecast_limit_refusals_total{limit="rest_per_ip"} 1`)
+	require.Contains(t, metrics, `queuecast_limit_refusals_total{limit="rest_per_token"} 2`)
 }
 
 // The HTTP timeouts cut a request that never finishes and an idle

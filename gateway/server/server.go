@@ -11,6 +11,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/queuecast/queuecast/actors/ask"
@@ -93,6 +94,7 @@ type Server struct {
 	latest    metrics.Latest
 	started   time.Time
 	counters  rooms.Counters
+	refusals  limits.Refusals
 	// Store is the database; Queues the queue actors' front door.
 	Store    persistence.Store
 	ownStore bool
@@ -164,19 +166,20 @@ func New(cfg Config) (*Server, error) {
 	})
 	lim := cfg.Limits
 	sockets := sio.NewServer(sio.Config{ConnectTimeout: cfg.ConnectTimeout, MaxPacketBytes: cfg.MaxHTTPBufferSize,
-		EventRate: lim.Events(), EventDebt: lim.EventDebt})
+		EventRate: lim.Events(), EventDebt: lim.EventDebt, Refusals: &s.refusals})
 	s.Hub.Register(sockets.Of("/"))
 
 	httpAPI := api.New(api.Config{
 		System: s.System, Auth: cfg.Auth, Rooms: s.rooms, Directory: s.directory,
 		Origins: allowed, Ready: s.ready, Metrics: s.currentMetrics, Logger: log,
-		Queues: s.Queues, Store: s.Store, MaxActiveTickets: cfg.MaxActiveTickets, Limits: lim,
+		Queues: s.Queues, Store: s.Store, MaxActiveTickets: cfg.MaxActiveTickets, Limits: lim, Refusals: &s.refusals,
 	})
 	s.transport = transport.NewServer(s.System, transport.Config{
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxHTTPBufferSize,
 		UpgradeTimeout: cfg.UpgradeTimeout, WriteTimeout: cfg.WriteTimeout, MaxQueueBytes: cfg.MaxQueueBytes,
 		SocketSendBuffer: cfg.SocketSendBuffer,
 		ConnRate:         lim.Conn(), MaxConns: lim.MaxConns, MaxConnsPerAddr: lim.MaxConnsPerAddr, MaxKeys: lim.MaxKeys,
+		Refusals:    &s.refusals,
 		CheckOrigin: httpAPI.OriginAllowed, Logger: log,
 	}, sockets.NewHandler)
 
@@ -354,5 +357,15 @@ func (s *Server) registry() *prometheus.Registry {
 		func() float64 { return float64(s.transport.Sessions()) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "queuecast_goroutines", Help: "Goroutines."},
 		func() float64 { return float64(runtime.NumGoroutine()) }))
+	for limit, n := range map[string]*atomic.Int64{
+		"conn_rate": &s.refusals.ConnRate, "conns_per_ip": &s.refusals.ConnsPerAddr, "conns": &s.refusals.Conns,
+		"events": &s.refusals.Events, "event_disconnects": &s.refusals.Disconnects,
+		"rest_per_ip": &s.refusals.REST, "rest_per_token": &s.refusals.Token,
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "queuecast_limit_refusals_total", Help: "Requests, handshakes and events refused by a limit, and connections closed by one.",
+			ConstLabels: prometheus.Labels{"limit": limit},
+		}, func() float64 { return float64(n.Load()) }))
+	}
 	return reg
 }

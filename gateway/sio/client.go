@@ -59,9 +59,11 @@ func (c *client) Message(s *transport.Session, p engineio.Packet) {
 func (c *client) dispatch(p *socketio.Packet) {
 	switch c.events.Take(time.Now()) {
 	case limits.Refuse:
+		c.srv.cfg.Refusals.Events.Add(1)
 		c.refuse(p)
 		return
 	case limits.Disconnect:
+		c.srv.cfg.Refusals.Disconnects.Add(1)
 		c.sess.Close(transport.ReasonRateLimited)
 		return
 	}

@@ -76,6 +76,9 @@ type Config struct {
 	// it is closed with transport.ReasonRateLimited (see limits.Events).
 	// Zero means 1.
 	EventDebt int
+	// Refusals counts the packets refused and the connections closed by
+	// the event limit. Nil means a counter of the server's own.
+	Refusals *limits.Refusals
 }
 
 // Server is a set of namespaces; NewHandler plugs it into a transport.
@@ -88,6 +91,9 @@ type Server struct {
 func NewServer(cfg Config) *Server {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 45 * time.Second
+	}
+	if cfg.Refusals == nil {
+		cfg.Refusals = new(limits.Refusals)
 	}
 	return &Server{cfg: cfg, namespaces: make(map[string]*Namespace)}
 }

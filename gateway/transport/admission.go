@@ -27,12 +27,13 @@ const capRetryAfter = 5 * time.Second
 // and the open sessions in total and per address. A session counts once
 // whatever its transport, from its handshake until it closes.
 type admission struct {
-	rate  *limits.Keyed[netip.Addr] // nil: no rate limit
-	conns *limits.Conns             // nil: no caps
+	rate     *limits.Keyed[netip.Addr] // nil: no rate limit
+	conns    *limits.Conns             // nil: no caps
+	refusals *limits.Refusals
 }
 
 func newAdmission(cfg Config) admission {
-	var a admission
+	a := admission{refusals: cfg.Refusals}
 	if !cfg.ConnRate.Off() {
 		a.rate = limits.NewKeyed[netip.Addr](cfg.ConnRate, cfg.MaxKeys)
 	}
@@ -48,6 +49,7 @@ func newAdmission(cfg Config) admission {
 // checked against the caps here. It writes the refusal and reports false.
 func (a *admission) check(c *fiber.Ctx, addr netip.Addr, acquire bool) bool {
 	if ok, wait := a.rate.Allow(addr, time.Now()); !ok {
+		a.refusals.ConnRate.Add(1)
 		return refuseHandshake(c, fiber.StatusTooManyRequests, errConnRate, wait)
 	}
 	if a.conns == nil {
@@ -61,8 +63,10 @@ func (a *admission) check(c *fiber.Ctx, addr netip.Addr, acquire bool) bool {
 	}
 	switch {
 	case errors.Is(err, limits.ErrTooManyConnsPerAddr):
+		a.refusals.ConnsPerAddr.Add(1)
 		return refuseHandshake(c, fiber.StatusTooManyRequests, errConnsPerAddr, capRetryAfter)
 	case err != nil:
+		a.refusals.Conns.Add(1)
 		return refuseHandshake(c, fiber.StatusServiceUnavailable, errConnsCapacity, capRetryAfter)
 	}
 	return true
@@ -87,7 +91,14 @@ func (a *admission) acquire(addr netip.Addr) error {
 	if a.conns == nil {
 		return nil
 	}
-	return a.conns.Acquire(addr)
+	err := a.conns.Acquire(addr)
+	switch {
+	case errors.Is(err, limits.ErrTooManyConnsPerAddr):
+		a.refusals.ConnsPerAddr.Add(1)
+	case err != nil:
+		a.refusals.Conns.Add(1)
+	}
+	return err
 }
 
 // release uncounts a session counted by check or acquire.

@@ -110,7 +110,7 @@ func TestNewConnectionsPerAddressAreRateLimited(t *testing.T) {
 
 	_, r = calm.poll(t, ts)
 	require.Nil(t, r, "another address has its own bucket")
-	require.EqualValues(t, 4, ts.srv.Sessions())
+	requireSessions(t, ts, 4)
 }
 
 func TestOpenConnectionsAreCapped(t *testing.T) {
@@ -124,6 +124,9 @@ func TestOpenConnectionsAreCapped(t *testing.T) {
 	require.Nil(t, r)
 	ws, r := a.dial(t, ts, "")
 	require.Nil(t, r)
+	// A WebSocket's session starts (and is counted) once the handshake's
+	// answer is written, a moment after the client has it.
+	requireSessions(t, ts, 2)
 	_, r = a.poll(t, ts)
 	require.Equal(t, &refusal{status: 429, retryAfter: 5, code: 3, message: "Too many connections from this address"}, r)
 	_, r = a.dial(t, ts, "")
@@ -145,12 +148,13 @@ func TestOpenConnectionsAreCapped(t *testing.T) {
 
 	// A closed session gives its place back, whatever its transport.
 	require.NoError(t, ws.WriteMessage(fws.TextMessage, []byte("1")))
-	require.Eventually(t, func() bool { return ts.srv.Sessions() == 2 }, 5*time.Second, 10*time.Millisecond)
+	requireSessions(t, ts, 2)
 	_, r = c.dial(t, ts, "")
 	require.Nil(t, r, "the WebSocket session's place is free")
+	requireSessions(t, ts, 3)
 	status, _ := do(t, "POST", ts.url+"?EIO=4&transport=polling&sid="+sid, "1")
 	require.Equal(t, 200, status)
-	require.Eventually(t, func() bool { return ts.srv.Sessions() == 2 }, 5*time.Second, 10*time.Millisecond)
+	requireSessions(t, ts, 2)
 	_, r = a.poll(t, ts)
 	require.Nil(t, r, "the polling session's place is free")
 }
@@ -165,6 +169,7 @@ func TestRefusedHandshakesCountNothing(t *testing.T) {
 	a := newFrom("127.0.0.2")
 	ws, r := a.dial(t, ts, "")
 	require.Nil(t, r)
+	requireSessions(t, ts, 1)
 	for range 20 {
 		_, r = a.poll(t, ts)
 		require.NotNil(t, r)
@@ -172,9 +177,14 @@ func TestRefusedHandshakesCountNothing(t *testing.T) {
 		require.NotNil(t, r)
 	}
 	require.NoError(t, ws.Close())
-	require.Eventually(t, func() bool { return ts.srv.Sessions() == 0 }, 5*time.Second, 10*time.Millisecond)
+	requireSessions(t, ts, 0)
 	total, _ := ts.srv.admission.conns.Open(limits.Addr("127.0.0.2:1"))
 	require.Zero(t, total)
 	_, r = a.poll(t, ts)
 	require.Nil(t, r)
+}
+
+func requireSessions(t *testing.T, ts *testServer, n int64) {
+	t.Helper()
+	require.Eventually(t, func() bool { return ts.srv.Sessions() == n }, 5*time.Second, 5*time.Millisecond, "want %d sessions", n)
 }

@@ -41,6 +41,9 @@ type Config struct {
 	// MaxKeys bounds the addresses whose connection rate is tracked. Zero
 	// means 65,536.
 	MaxKeys int
+	// Refusals counts the handshakes refused by the limits above. Nil
+	// means a counter of the server's own.
+	Refusals *limits.Refusals
 	// CheckOrigin decides whether a request's Origin header is allowed. An
 	// empty origin (non-browser clients) is always allowed. Nil allows all.
 	CheckOrigin func(origin string) bool
@@ -72,6 +75,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxKeys <= 0 {
 		c.MaxKeys = 65_536
+	}
+	if c.Refusals == nil {
+		c.Refusals = new(limits.Refusals)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
