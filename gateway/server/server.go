@@ -177,10 +177,9 @@ func New(cfg Config) (*Server, error) {
 	s.transport = transport.NewServer(s.System, transport.Config{
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxHTTPBufferSize,
 		UpgradeTimeout: cfg.UpgradeTimeout, WriteTimeout: cfg.WriteTimeout, MaxQueueBytes: cfg.MaxQueueBytes,
-		SocketSendBuffer: cfg.SocketSendBuffer,
-		ConnRate:         lim.Conn(), MaxConns: lim.MaxConns, MaxConnsPerAddr: lim.MaxConnsPerAddr, MaxKeys: lim.MaxKeys,
-		Refusals:    &s.refusals,
-		CheckOrigin: httpAPI.OriginAllowed, Logger: log,
+		SocketSendBuffer: cfg.SocketSendBuffer, CheckOrigin: httpAPI.OriginAllowed, Logger: log,
+		ConnRate: lim.Conn(), MaxConns: lim.MaxConns, MaxConnsPerAddr: lim.MaxConnsPerAddr,
+		MaxKeys: lim.MaxKeys, Refusals: &s.refusals,
 	}, sockets.NewHandler)
 
 	bodyLimit := cfg.MaxHTTPBufferSize
