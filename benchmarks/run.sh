@@ -53,7 +53,10 @@ start_server() {
 	if [[ $name == queuecast ]]; then
 		port=$qc_port
 		rm -rf "$work/qc-data" && mkdir -p "$work/qc-data"
+		# The generator is one address opening thousands of sockets: the
+		# per-address limits would refuse it, so they are off here.
 		PORT=$port JWT_SECRET=$secret DATA_DIR=$work/qc-data LOG_LEVEL=warn \
+			EVENT_RATE=0 CONN_RATE_PER_IP=0 MAX_CONNECTIONS_PER_IP=0 REST_RATE_PER_IP=0 REST_RATE_PER_TOKEN=0 \
 			"$root/bin/queuecast" serve >>"$work/queuecast.server.log" 2>&1 &
 	else
 		port=$node_port

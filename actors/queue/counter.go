@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/queuecast/queuecast/actors/ask"
+	"github.com/queuecast/queuecast/actors/rooms"
 	"github.com/queuecast/queuecast/persistence"
 )
 
@@ -404,7 +405,7 @@ func (a *counterActor) move(m *move) ticketResult {
 	}
 	a.publish()
 	if m.kind == moveTransfer {
-		a.env.ann.ticket(event, t, &c, serviceRoom(from))
+		a.env.ann.ticket(event, t, &c, rooms.Service(from))
 	} else {
 		a.env.ann.ticket(event, t, &c)
 	}

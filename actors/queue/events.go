@@ -10,15 +10,6 @@ import (
 	"github.com/queuecast/queuecast/persistence"
 )
 
-// Room names, as the gateway's realtime package names them.
-const (
-	roomDashboard = "dashboard"
-)
-
-func serviceRoom(name string) string { return "service-" + name }
-func counterRoom(id string) string   { return "counter-" + id }
-func userRoom(id string) string      { return "user-" + id }
-
 // Event names.
 const (
 	EventTicketCreated       = "ticketCreated"
@@ -78,21 +69,21 @@ func (a *announcer) publish(event string, payload any, to ...string) {
 // ticket announces a ticket event to its service room(s), the dashboard and
 // its owner's room.
 func (a *announcer) ticket(event string, t persistence.Ticket, c *persistence.Counter, extraRooms ...string) {
-	to := append([]string{serviceRoom(t.ServiceType), roomDashboard}, extraRooms...)
+	to := append([]string{rooms.Service(t.ServiceType), rooms.Dashboard}, extraRooms...)
 	if t.UserID != nil && *t.UserID != "" {
-		to = append(to, userRoom(*t.UserID))
+		to = append(to, rooms.User(*t.UserID))
 	}
 	a.publish(event, ticketEvent{Ticket: t, Counter: c, Timestamp: a.stamp()}, to...)
 }
 
 func (a *announcer) counter(c persistence.Counter, prev persistence.CounterStatus) {
 	a.publish(EventCounterStatusChange, counterEvent{Counter: c, PreviousStatus: prev, Timestamp: a.stamp()},
-		counterRoom(c.ID), roomDashboard)
+		rooms.Counter(c.ID), rooms.Dashboard)
 }
 
 func (a *announcer) queue(s State) {
 	a.publish(EventQueueUpdated, queueEvent{
 		ServiceType: s.ServiceType, Waiting: s.Waiting, Serving: s.Serving,
 		EstimatedWaitSeconds: s.EstimatedWaitSeconds, Timestamp: a.stamp(),
-	}, serviceRoom(s.ServiceType), roomDashboard)
+	}, rooms.Service(s.ServiceType), rooms.Dashboard)
 }

@@ -73,6 +73,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		MaxQueueBytes:     cfg.MaxQueueBytes,
 		SocketSendBuffer:  cfg.SocketSendBuffer,
 		MetricsPublic:     cfg.MetricsPublic,
+		Limits:            cfg.limits(),
+		HTTPReadTimeout:   cfg.HTTPReadTimeout,
+		HTTPWriteTimeout:  cfg.HTTPWriteTimeout,
+		HTTPIdleTimeout:   cfg.HTTPIdleTimeout,
 		Logger:            log,
 		ActorLogger:       actorLogger(log),
 	})

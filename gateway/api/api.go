@@ -16,6 +16,8 @@ import (
 	"github.com/queuecast/queuecast/actors/queue"
 	"github.com/queuecast/queuecast/actors/rooms"
 	"github.com/queuecast/queuecast/gateway/auth"
+	"github.com/queuecast/queuecast/gateway/limits"
+	"github.com/queuecast/queuecast/gateway/origins"
 	"github.com/queuecast/queuecast/persistence"
 )
 
@@ -25,8 +27,10 @@ type Config struct {
 	Auth      *auth.Authority
 	Rooms     *actor.PID
 	Directory *actor.PID
-	// Origins allowed by CORS; requests without an Origin are always allowed.
-	Origins []string
+	// Origins are the browser origins allowed, by CORS and by every origin
+	// check (the transport's too); requests without an Origin are always
+	// allowed. The zero Set allows no browser origin.
+	Origins origins.Set
 	// Ready reports whether the database and the actor system are up.
 	Ready func() error
 	// Metrics returns the current loadBalancingMetrics payload.
@@ -45,11 +49,18 @@ type Config struct {
 	// (REQUEST_TIMEOUT); a command not done in it answers 503 and is never
 	// carried out later. Zero means 10 seconds.
 	RequestTimeout time.Duration
+	// Limits gives the request rates per address and per token subject
+	// (RESTRate, TokenRate and their bursts; zero fields are the defaults).
+	Limits limits.Config
+	// Refusals counts the requests refused by them. Nil means a counter
+	// of the API's own.
+	Refusals *limits.Refusals
 }
 
 // API is the HTTP surface.
 type API struct {
-	cfg Config
+	cfg    Config
+	limits restLimits
 }
 
 // reserved event names a broadcast may not use.
@@ -63,17 +74,16 @@ func New(cfg Config) *API {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &API{cfg: cfg}
+	if cfg.Refusals == nil {
+		cfg.Refusals = new(limits.Refusals)
+	}
+	return &API{cfg: cfg, limits: newRESTLimits(cfg.Limits)}
 }
 
-// CORS returns the CORS middleware for the contract's origins.
+// CORS returns the CORS middleware for the allowed origins.
 func (a *API) CORS() fiber.Handler {
-	allowed := make(map[string]bool, len(a.cfg.Origins))
-	for _, o := range a.cfg.Origins {
-		allowed[o] = true
-	}
 	return cors.New(cors.Config{
-		AllowOriginsFunc: func(origin string) bool { return allowed[origin] },
+		AllowOriginsFunc: a.OriginAllowed,
 		AllowMethods:     "GET,POST,PATCH,DELETE,OPTIONS",
 		AllowHeaders:     "Content-Type,Authorization",
 		AllowCredentials: true,
@@ -90,14 +100,7 @@ func (a *API) RefuseOrigins(c *fiber.Ctx) error {
 }
 
 // OriginAllowed reports whether a browser origin may use the server.
-func (a *API) OriginAllowed(origin string) bool {
-	for _, o := range a.cfg.Origins {
-		if o == origin || o == "*" {
-			return true
-		}
-	}
-	return false
-}
+func (a *API) OriginAllowed(origin string) bool { return a.cfg.Origins.Allows(origin) }
 
 // SetMetricsHandler sets the handler of GET /metrics.
 func (a *API) SetMetricsHandler(h fiber.Handler) { a.cfg.MetricsHandler = h }

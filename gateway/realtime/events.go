@@ -69,8 +69,8 @@ func (h *Hub) joinDashboard(s *sio.Socket, ev *sio.Event) {
 		fail(s, ev, "forbidden: the dashboard is for staff and admins")
 		return
 	}
-	if _, ok := c.rooms[RoomDashboard]; ok {
-		ackOK(s, ev, RoomDashboard)
+	if _, ok := c.rooms[rooms.Dashboard]; ok {
+		ackOK(s, ev, rooms.Dashboard)
 		return
 	}
 	c.onDash = true
@@ -78,7 +78,7 @@ func (h *Hub) joinDashboard(s *sio.Socket, ev *sio.Event) {
 		Action: "connected", ClientID: c.rec.ClientID, UserID: c.id.UserID, UserRole: string(c.id.Role),
 		Timestamp: Now(), TotalConnected: h.connected.Load(),
 	})
-	h.join(s, ev, RoomDashboard, b, true)
+	h.join(s, ev, rooms.Dashboard, b, true)
 }
 
 func (h *Hub) joinServiceQueue(s *sio.Socket, ev *sio.Event) {
@@ -98,7 +98,7 @@ func (h *Hub) joinServiceQueue(s *sio.Socket, ev *sio.Event) {
 	}
 	c.rec.ServiceType = service
 	b, _ := rooms.NewBroadcast("queueUserJoined", queueUserJoined{ServiceType: service, ClientID: c.rec.ClientID, Timestamp: Now()})
-	h.join(s, ev, ServiceRoomPrefix+service, b, false)
+	h.join(s, ev, rooms.Service(service), b, false)
 }
 
 func (h *Hub) joinCounter(s *sio.Socket, ev *sio.Event) {
@@ -121,7 +121,7 @@ func (h *Hub) joinCounter(s *sio.Socket, ev *sio.Event) {
 		fail(s, ev, "unknown counter: "+counter)
 	default:
 		c.rec.CounterID = counter
-		h.join(s, ev, CounterRoomPrefix+counter, nil, false)
+		h.join(s, ev, rooms.Counter(counter), nil, false)
 	}
 }
 
@@ -140,7 +140,7 @@ func (h *Hub) joinUserRoom(s *sio.Socket, ev *sio.Event) {
 		fail(s, ev, "forbidden: not your user room")
 		return
 	}
-	h.join(s, ev, UserRoomPrefix+user, nil, false)
+	h.join(s, ev, rooms.User(user), nil, false)
 }
 
 func (h *Hub) leaveRoom(s *sio.Socket, ev *sio.Event) {
@@ -148,7 +148,7 @@ func (h *Hub) leaveRoom(s *sio.Socket, ev *sio.Event) {
 	in, err := object(ev)
 	var room string
 	if err == nil {
-		room, err = in.str("room", true, maxID+len(ServiceRoomPrefix))
+		room, err = in.str("room", true, maxID+len(rooms.ServicePrefix))
 	}
 	if err != nil {
 		fail(s, ev, err.Error())
@@ -159,7 +159,7 @@ func (h *Hub) leaveRoom(s *sio.Socket, ev *sio.Event) {
 		return
 	}
 	delete(c.rooms, room)
-	if room == RoomDashboard {
+	if room == rooms.Dashboard {
 		c.onDash = false
 	}
 	c.nextRef++

@@ -17,17 +17,6 @@ import (
 	"github.com/queuecast/queuecast/gateway/transport"
 )
 
-// Room names of the contract.
-const (
-	RoomDashboard     = "dashboard"
-	ServiceRoomPrefix = "service-"
-	CounterRoomPrefix = "counter-"
-	UserRoomPrefix    = "user-"
-	// RoomAll holds every socket of the main namespace: a broadcast to it is
-	// io.emit. Clients cannot name it.
-	RoomAll = ""
-)
-
 // Catalog answers whether a service or counter exists.
 type Catalog interface {
 	ServiceExists(name string) bool
@@ -90,6 +79,10 @@ func (h *Hub) Register(ns *sio.Namespace) {
 	ns.Fallback = func(s *sio.Socket, ev *sio.Event) {
 		h.eventsIn.Add(1)
 		fail(s, ev, "unknown event")
+	}
+	ns.OnRateLimited = func(s *sio.Socket, ev *sio.Event) {
+		h.eventsIn.Add(1)
+		fail(s, ev, "rate limit exceeded")
 	}
 }
 
@@ -160,7 +153,7 @@ func (h *Hub) onConnect(s *sio.Socket, _ json.RawMessage) {
 	}
 	s.Data = c
 	total := h.connected.Add(1)
-	s.Context().Send(h.cfg.Rooms, &rooms.Join{Room: RoomAll, Member: member(s), Quiet: true})
+	s.Context().Send(h.cfg.Rooms, &rooms.Join{Room: rooms.All, Member: member(s), Quiet: true})
 	_ = s.EmitJSON("connected", connectedEvent{
 		SocketID:       s.ID(),
 		ClientID:       c.rec.ClientID,
@@ -180,14 +173,14 @@ func (h *Hub) onDisconnect(s *sio.Socket, reason string) {
 	}
 	ctx := s.Context()
 	names := make([]string, 0, len(c.rooms)+1)
-	names = append(names, RoomAll)
+	names = append(names, rooms.All)
 	for r := range c.rooms {
 		names = append(names, r)
 	}
 	ctx.Send(h.cfg.Rooms, &rooms.LeaveAll{SocketID: s.ID(), Rooms: names})
 	remaining := h.connected.Add(-1)
 	if c.onDash {
-		h.publish(ctx, []string{RoomDashboard}, "", "staffConnectionUpdate", staffUpdate{
+		h.publish(ctx, []string{rooms.Dashboard}, "", "staffConnectionUpdate", staffUpdate{
 			Action: "disconnected", ClientID: c.rec.ClientID, UserID: c.id.UserID, UserRole: string(c.id.Role),
 			Reason: reason, Timestamp: Now(), TotalConnected: remaining,
 		})
@@ -275,5 +268,5 @@ func (h *Hub) onReceive(s *sio.Socket, msg any) {
 
 // validRoomName reports whether a client may name room.
 func validRoomName(room string) bool {
-	return room != RoomAll && len(room) <= maxID+len(ServiceRoomPrefix) && !strings.ContainsFunc(room, isControl)
+	return room != rooms.All && len(room) <= maxID+len(rooms.ServicePrefix) && !strings.ContainsFunc(room, isControl)
 }

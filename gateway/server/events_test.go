@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"github.com/queuecast/queuecast/persistence"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,12 +24,20 @@ type sioClient struct {
 	conn   *websocket.Conn
 	frames chan string
 	ackID  int
+	err    error      // why the connection ended, once frames is closed
+	wmu    sync.Mutex // the reader's pongs and send both write
 }
 
 func dial(t *testing.T, h *harness, token string) *sioClient {
 	t.Helper()
+	return dialWith(t, h, websocket.DefaultDialer, token)
+}
+
+// dialWith connects through d (e.g. from another local address).
+func dialWith(t *testing.T, h *harness, d *websocket.Dialer, token string) *sioClient {
+	t.Helper()
 	u := "ws" + strings.TrimPrefix(h.base, "http") + "/socket.io/?EIO=4&transport=websocket"
-	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
+	conn, _, err := d.Dial(u, nil)
 	require.NoError(t, err)
 	c := &sioClient{t: t, conn: conn, frames: make(chan string, 256)}
 	t.Cleanup(func() { _ = conn.Close() })
@@ -37,11 +46,14 @@ func dial(t *testing.T, h *harness, token string) *sioClient {
 		for {
 			_, b, err := conn.ReadMessage()
 			if err != nil {
+				c.err = err
 				return
 			}
 			s := string(b)
 			if s == "2" {
+				c.wmu.Lock()
 				_ = conn.WriteMessage(websocket.TextMessage, []byte("3"))
+				c.wmu.Unlock()
 				continue
 			}
 			c.frames <- s
@@ -58,6 +70,8 @@ func dial(t *testing.T, h *harness, token string) *sioClient {
 }
 
 func (c *sioClient) send(s string) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	require.NoError(c.t, c.conn.WriteMessage(websocket.TextMessage, []byte(s)))
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/queuecast/queuecast/gateway/auth"
+	"github.com/queuecast/queuecast/gateway/limits"
 	"github.com/queuecast/queuecast/gateway/server"
 	"github.com/queuecast/queuecast/persistence"
 )
@@ -48,6 +49,11 @@ func start(t *testing.T, cfg server.Config) *harness {
 	cfg.Auth = a
 	if cfg.Node == "" {
 		cfg.Node = "test"
+	}
+	if cfg.Limits == (limits.Config{}) {
+		// Tests fire hundreds of requests and sockets from one address;
+		// the limits have tests of their own (limits_test.go).
+		cfg.Limits = limits.Off()
 	}
 	srv, err := server.New(cfg)
 	require.NoError(t, err)

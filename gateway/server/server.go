@@ -6,10 +6,12 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/queuecast/queuecast/actors/ask"
@@ -28,6 +30,8 @@ import (
 	"github.com/queuecast/queuecast/actors/rooms"
 	"github.com/queuecast/queuecast/gateway/api"
 	"github.com/queuecast/queuecast/gateway/auth"
+	"github.com/queuecast/queuecast/gateway/limits"
+	"github.com/queuecast/queuecast/gateway/origins"
 	"github.com/queuecast/queuecast/gateway/realtime"
 	"github.com/queuecast/queuecast/gateway/sio"
 	"github.com/queuecast/queuecast/gateway/transport"
@@ -37,8 +41,10 @@ import (
 // Config is the assembled server's configuration. Zero values mean the
 // defaults of the packages they are passed to.
 type Config struct {
-	Node    string
-	Auth    *auth.Authority
+	Node string
+	Auth *auth.Authority
+	// Origins are the allowed browser origins: "*" or scheme://host[:port]
+	// entries (see origins.Parse); New refuses anything else.
 	Origins []string
 	// Database chooses the database the server opens at start (migrating
 	// it and seeding the demo services into an empty one).
@@ -62,6 +68,15 @@ type Config struct {
 	WriteTimeout      time.Duration
 	MaxQueueBytes     int
 	SocketSendBuffer  int
+	// Limits are the rate limits and connection caps (see limits.Config:
+	// zero fields are the defaults, negative ones turn a limit off).
+	Limits limits.Config
+	// HTTPReadTimeout bounds reading one request (headers and body),
+	// HTTPWriteTimeout writing one response once its handler returned, and
+	// HTTPIdleTimeout a keep-alive connection waiting for its next request.
+	// None applies to a long-polling GET held by its session, nor to a
+	// WebSocket. Zero means 30s, 30s and 60s.
+	HTTPReadTimeout, HTTPWriteTimeout, HTTPIdleTimeout time.Duration
 	// MetricsInterval is the loadBalancingMetrics period. Zero means 10s.
 	MetricsInterval time.Duration
 	MetricsPublic   bool
@@ -82,6 +97,7 @@ type Server struct {
 	latest    metrics.Latest
 	started   time.Time
 	counters  rooms.Counters
+	refusals  limits.Refusals
 	// Store is the database; Queues the queue actors' front door.
 	Store    persistence.Store
 	ownStore bool
@@ -104,6 +120,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ActorLogger == nil {
 		cfg.ActorLogger = cfg.Logger
 	}
+	allowed, err := origins.Parse(cfg.Origins)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	cfg.Limits = cfg.Limits.WithDefaults()
+	cfg.HTTPReadTimeout = orDefault(cfg.HTTPReadTimeout, 30*time.Second)
+	cfg.HTTPWriteTimeout = orDefault(cfg.HTTPWriteTimeout, 30*time.Second)
+	cfg.HTTPIdleTimeout = orDefault(cfg.HTTPIdleTimeout, 60*time.Second)
 	log := cfg.Logger
 	s := &Server{cfg: cfg, started: time.Now(), Store: cfg.Store}
 	if s.Store == nil {
@@ -125,7 +149,6 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.System = system.New(cfg.ActorLogger)
-	var err error
 	if s.rooms, err = s.System.Root.SpawnNamed(rooms.NewManagerProps(log, &s.counters), "rooms"); err != nil {
 		return nil, err
 	}
@@ -147,19 +170,23 @@ func New(cfg Config) (*Server, error) {
 		Node: cfg.Node, Auth: cfg.Auth, Catalog: s.Queues,
 		Rooms: s.rooms, Directory: s.directory, Logger: log,
 	})
-	sockets := sio.NewServer(sio.Config{ConnectTimeout: cfg.ConnectTimeout, MaxPacketBytes: cfg.MaxHTTPBufferSize})
+	lim := cfg.Limits
+	sockets := sio.NewServer(sio.Config{ConnectTimeout: cfg.ConnectTimeout, MaxPacketBytes: cfg.MaxHTTPBufferSize,
+		EventRate: lim.Events(), EventDebt: lim.EventDebt, Refusals: &s.refusals})
 	s.Hub.Register(sockets.Of("/"))
 
 	httpAPI := api.New(api.Config{
 		System: s.System, Auth: cfg.Auth, Rooms: s.rooms, Directory: s.directory,
-		Origins: cfg.Origins, Ready: s.ready, Metrics: s.currentMetrics, Logger: log,
+		Origins: allowed, Ready: s.ready, Metrics: s.currentMetrics, Logger: log,
 		Queues: s.Queues, Store: s.Store, MaxActiveTickets: cfg.MaxActiveTickets, RequestTimeout: cfg.RequestTimeout,
+		Limits: lim, Refusals: &s.refusals,
 	})
 	s.transport = transport.NewServer(s.System, transport.Config{
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxHTTPBufferSize,
 		UpgradeTimeout: cfg.UpgradeTimeout, WriteTimeout: cfg.WriteTimeout, MaxQueueBytes: cfg.MaxQueueBytes,
-		SocketSendBuffer: cfg.SocketSendBuffer,
-		CheckOrigin:      httpAPI.OriginAllowed, Logger: log,
+		SocketSendBuffer: cfg.SocketSendBuffer, CheckOrigin: httpAPI.OriginAllowed, Logger: log,
+		ConnRate: lim.Conn(), MaxConns: lim.MaxConns, MaxConnsPerAddr: lim.MaxConnsPerAddr,
+		MaxKeys: lim.MaxKeys, Refusals: &s.refusals,
 	}, sockets.NewHandler)
 
 	bodyLimit := cfg.MaxHTTPBufferSize
@@ -173,17 +200,25 @@ func New(cfg Config) (*Server, error) {
 		// Release fasthttp's per-connection buffers between requests: a
 		// hijacked WebSocket then keeps no 4 KiB read buffer for its life.
 		ReduceMemoryUsage: true,
+		// fasthttp arms the write deadline only once a handler returned,
+		// so a held long-polling GET is not cut; a hijacked WebSocket has
+		// its deadlines cleared.
+		ReadTimeout:  cfg.HTTPReadTimeout,
+		WriteTimeout: cfg.HTTPWriteTimeout,
+		IdleTimeout:  cfg.HTTPIdleTimeout,
 	})
 	s.App.Use(httpAPI.CORS(), httpAPI.RefuseOrigins)
 	s.transport.Mount(s.App, "/socket.io/")
-	s.App.Use("/api", httpAPI.Identify)
+	// /health, /ready and /metrics are outside /api and not rate limited:
+	// a probe must never be refused because others flood the node.
+	s.App.Use("/api", httpAPI.LimitAddress, httpAPI.Identify, httpAPI.LimitToken)
 	if cfg.MetricsPublic {
 		httpAPI.SetMetricsHandler(adaptor.HTTPHandler(promhttp.HandlerFor(s.registry(), promhttp.HandlerOpts{})))
 	}
 	httpAPI.Mount(s.App)
 
 	s.metrics, err = s.System.Root.SpawnNamed(metrics.NewSupervisorProps(metrics.Config{
-		Interval: cfg.MetricsInterval, Collect: s.collect, Rooms: s.rooms, Room: realtime.RoomDashboard, Logger: log,
+		Interval: cfg.MetricsInterval, Collect: s.collect, Rooms: s.rooms, Room: rooms.Dashboard, Logger: log,
 	}, &s.latest), "metrics")
 	if err != nil {
 		return nil, err
@@ -212,6 +247,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.System.Shutdown()
 	return errors.Join(err, s.closeStore())
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 func (s *Server) closeStore() error {
@@ -268,7 +310,7 @@ func (s *Server) collect() any {
 	// On a timeout the room figures are left empty rather than holding the
 	// snapshot back.
 	st, _ := ask.Ask(s.System, s.rooms, time.Second, func(ch chan rooms.Stats) any { return &rooms.GetStats{Reply: ch} })
-	delete(st.Sizes, realtime.RoomAll)
+	delete(st.Sizes, rooms.All)
 	n := st.Rooms
 	if n > 0 && st.Sizes != nil {
 		n = len(st.Sizes)
@@ -327,5 +369,15 @@ func (s *Server) registry() *prometheus.Registry {
 		func() float64 { return float64(s.transport.Sessions()) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "queuecast_goroutines", Help: "Goroutines."},
 		func() float64 { return float64(runtime.NumGoroutine()) }))
+	for limit, n := range map[string]*atomic.Int64{
+		"conn_rate": &s.refusals.ConnRate, "conns_per_ip": &s.refusals.ConnsPerAddr, "conns": &s.refusals.Conns,
+		"events": &s.refusals.Events, "event_disconnects": &s.refusals.Disconnects,
+		"rest_per_ip": &s.refusals.REST, "rest_per_token": &s.refusals.Token,
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "queuecast_limit_refusals_total", Help: "Requests, handshakes and events refused by a limit, and connections closed by one.",
+			ConstLabels: prometheus.Labels{"limit": limit},
+		}, func() float64 { return float64(n.Load()) }))
+	}
 	return reg
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/queuecast/queuecast/gateway/engineio"
+	"github.com/queuecast/queuecast/gateway/limits"
 	"github.com/queuecast/queuecast/gateway/socketio"
 	"github.com/queuecast/queuecast/gateway/transport"
 )
@@ -23,6 +24,7 @@ type client struct {
 	sockets      map[string]*Socket // by namespace
 	connectTimer *time.Timer
 	everJoined   bool
+	events       *limits.Events // nil: no event rate limit
 }
 
 func (c *client) Open(s *transport.Session) {
@@ -55,6 +57,16 @@ func (c *client) Message(s *transport.Session, p engineio.Packet) {
 }
 
 func (c *client) dispatch(p *socketio.Packet) {
+	switch c.events.Take(time.Now()) {
+	case limits.Refuse:
+		c.srv.cfg.Refusals.Events.Add(1)
+		c.refuse(p)
+		return
+	case limits.Disconnect:
+		c.srv.cfg.Refusals.Disconnects.Add(1)
+		c.sess.Close(transport.ReasonRateLimited)
+		return
+	}
 	if !c.everJoined && p.Type != socketio.Connect {
 		c.sess.Close(transport.ReasonParseError)
 		return
@@ -77,6 +89,24 @@ func (c *client) dispatch(p *socketio.Packet) {
 	default:
 		c.sess.Close(transport.ReasonParseError)
 	}
+}
+
+// refuse answers a packet over the event rate limit: an event goes to its
+// namespace's OnRateLimited, anything else is dropped.
+func (c *client) refuse(p *socketio.Packet) {
+	if p.Type != socketio.Event && p.Type != socketio.BinaryEvent {
+		return
+	}
+	sock, ok := c.sockets[p.Namespace]
+	if !ok || sock.nsp.OnRateLimited == nil {
+		return
+	}
+	name, args, err := socketio.SplitEvent(p.Data)
+	if err != nil {
+		c.sess.Close(transport.ReasonParseError)
+		return
+	}
+	sock.nsp.OnRateLimited(sock, &Event{Name: name, Args: args, Buffers: p.Buffers, ID: p.ID})
 }
 
 func (c *client) connect(p *socketio.Packet) {

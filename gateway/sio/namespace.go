@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/queuecast/queuecast/gateway/limits"
 	"github.com/queuecast/queuecast/gateway/transport"
 )
 
@@ -37,6 +38,9 @@ type Namespace struct {
 	OnReceive func(s *Socket, msg any)
 	// Fallback handles events with no handler. Nil ignores them.
 	Fallback EventHandler
+	// OnRateLimited answers an event refused by the connection's event rate
+	// limit (Config.EventRate), typically with a failure ack. Nil drops it.
+	OnRateLimited EventHandler
 
 	events map[string]EventHandler
 }
@@ -63,6 +67,18 @@ type Config struct {
 	// together; more closes the connection as too large. Zero means no
 	// bound beyond the transport's per-message limit.
 	MaxPacketBytes int
+	// EventRate bounds the packets (events, acks, namespace connects) one
+	// connection may send: a token bucket per connection. Over it an event
+	// goes to its namespace's OnRateLimited and other packets are dropped.
+	// The zero value is no bound.
+	EventRate limits.Rate
+	// EventDebt is how many refused packets a connection may run up before
+	// it is closed with transport.ReasonRateLimited (see limits.Events).
+	// Zero means 1.
+	EventDebt int
+	// Refusals counts the packets refused and the connections closed by
+	// the event limit. Nil means a counter of the server's own.
+	Refusals *limits.Refusals
 }
 
 // Server is a set of namespaces; NewHandler plugs it into a transport.
@@ -75,6 +91,9 @@ type Server struct {
 func NewServer(cfg Config) *Server {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 45 * time.Second
+	}
+	if cfg.Refusals == nil {
+		cfg.Refusals = new(limits.Refusals)
 	}
 	return &Server{cfg: cfg, namespaces: make(map[string]*Namespace)}
 }
@@ -93,5 +112,6 @@ func (s *Server) Of(name string) *Namespace {
 func (s *Server) NewHandler(info *transport.RequestInfo) transport.Handler {
 	c := &client{srv: s, sockets: make(map[string]*Socket, 1)}
 	c.dec.MaxBytes = s.cfg.MaxPacketBytes
+	c.events = limits.NewEvents(s.cfg.EventRate, s.cfg.EventDebt)
 	return c
 }

@@ -3,6 +3,8 @@ package transport
 import (
 	"log/slog"
 	"time"
+
+	"github.com/queuecast/queuecast/gateway/limits"
 )
 
 // Config tunes the Engine.IO server. The zero value of each field means its
@@ -29,6 +31,19 @@ type Config struct {
 	// buffering. Zero means 64 KiB; negative leaves the kernel default
 	// (autotuned).
 	SocketSendBuffer int
+	// ConnRate bounds the new sessions one client address may open (a token
+	// bucket; see limits.Addr for what an address is). The zero value is no
+	// bound.
+	ConnRate limits.Rate
+	// MaxConns bounds the open sessions of the server, MaxConnsPerAddr those
+	// of one address. Zero or negative is no bound.
+	MaxConns, MaxConnsPerAddr int
+	// MaxKeys bounds the addresses whose connection rate is tracked. Zero
+	// means 65,536.
+	MaxKeys int
+	// Refusals counts the handshakes refused by the limits above. Nil
+	// means a counter of the server's own.
+	Refusals *limits.Refusals
 	// CheckOrigin decides whether a request's Origin header is allowed. An
 	// empty origin (non-browser clients) is always allowed. Nil allows all.
 	CheckOrigin func(origin string) bool
@@ -57,6 +72,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SocketSendBuffer == 0 {
 		c.SocketSendBuffer = 64 << 10
+	}
+	if c.MaxKeys <= 0 {
+		c.MaxKeys = 65_536
+	}
+	if c.Refusals == nil {
+		c.Refusals = new(limits.Refusals)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -16,5 +16,6 @@ const (
 	ReasonSlowConsumer    Reason = "slow consumer"         // the outbound queue overflowed or a write timed out
 	ReasonPayloadTooLarge Reason = "payload too large"     // a message over maxPayload
 	ReasonProtocolError   Reason = "protocol error"        // e.g. two GETs at once
+	ReasonRateLimited     Reason = "rate limited"          // the client kept sending events over its rate limit
 	ReasonHandlerPanic    Reason = "internal server error" // the session actor failed
 )

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -16,6 +17,8 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/queuecast/queuecast/gateway/limits"
 )
 
 // Engine.IO error bodies, as the reference server writes them.
@@ -39,6 +42,7 @@ type Server struct {
 	spawner    *actor.RootContext // spawns sessions under the stopping guardian
 	prefix     string             // of session actor names
 	live       sessionSet
+	admission  admission
 	ws         fiber.Handler
 
 	writers  *writers
@@ -53,6 +57,7 @@ type Server struct {
 // newHandler makes the application handler of every new session.
 func NewServer(system *actor.ActorSystem, cfg Config, newHandler HandlerFactory) *Server {
 	s := &Server{cfg: cfg.withDefaults(), system: system, newHandler: newHandler, closed: make(chan struct{}), writers: newWriters(0)}
+	s.admission = newAdmission(s.cfg)
 	s.spawner = system.Root.WithGuardian(sessionStrategy(s.cfg.Logger))
 	s.prefix = "engine.io" + system.ProcessRegistry.NextId() + "/"
 	s.live.live = make(map[string]*actor.PID)
@@ -150,6 +155,9 @@ func (s *Server) serveGet(c *fiber.Ctx) error {
 		if sid == "" && s.closing.Load() {
 			return reply(c, 503, errShuttingDown)
 		}
+		if sid == "" && !s.admission.check(c, remoteAddr(c), false) {
+			return nil
+		}
 		if sid != "" && s.lookup(sid) == nil {
 			return reply(c, 400, errSessionUnknown)
 		}
@@ -162,7 +170,12 @@ func (s *Server) serveGet(c *fiber.Ctx) error {
 		if s.closing.Load() {
 			return reply(c, 503, errShuttingDown)
 		}
+		addr := remoteAddr(c)
+		if !s.admission.check(c, addr, true) {
+			return nil
+		}
 		if pid = s.spawn(requestInfo(c, "polling"), nil); pid == nil {
+			s.admission.release(addr)
 			return reply(c, 500, errBadRequest)
 		}
 	} else if pid = s.lookup(sid); pid == nil {
@@ -292,6 +305,10 @@ func requestInfo(c *fiber.Ctx, transport string) *RequestInfo {
 	}
 }
 
+func remoteAddr(c *fiber.Ctx) netip.Addr {
+	return limits.Addr(c.Context().RemoteAddr().String())
+}
+
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n]
@@ -336,7 +353,15 @@ func (s *Server) serveWebSocket(c *websocket.Conn) {
 	}
 	var pid *actor.PID
 	if sid := req.sid; sid == "" {
+		addr := limits.Addr(req.info.RemoteAddr)
+		if err := s.admission.acquire(addr); err != nil {
+			// Another handshake from the address took the last place
+			// since this one was checked.
+			refuse(conn, 1013, "too many connections") // try again later
+			return
+		}
 		if pid = s.spawn(req.info, conn); pid == nil {
+			s.admission.release(addr)
 			refuse(conn, 1011, "cannot start session")
 			return
 		}
@@ -388,6 +413,7 @@ func (s *Server) lookup(sid string) *actor.PID {
 
 func (s *Server) sessionClosed(sess *Session, reason Reason) {
 	s.sessions.Add(-1)
+	s.admission.release(limits.Addr(sess.info.RemoteAddr))
 	s.cfg.Logger.Debug("engine.io session closed", slog.String("sid", sess.id), slog.String("reason", string(reason)))
 }
 
