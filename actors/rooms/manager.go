@@ -50,7 +50,9 @@ func NewManagerProps(log *slog.Logger, counters *Counters) *actor.Props {
 
 func (m *Manager) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
-	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+	case *actor.Started, *actor.Stopping, *actor.Stopped:
+	case *actor.Restarting:
+		m.restarting()
 	case *actor.Terminated:
 		m.terminated(msg)
 	case *Join:
@@ -117,6 +119,17 @@ func (m *Manager) shrink(ctx actor.Context, name string, ref *roomRef) {
 		delete(m.rooms, name)
 		ctx.Poison(ref.pid)
 	}
+}
+
+// restarting reports what a restart of the manager itself loses: protoactor
+// stops a restarting actor's children, so every room stops with it.
+func (m *Manager) restarting() {
+	members := 0
+	for _, ref := range m.rooms {
+		members += ref.size
+	}
+	m.log.Error("room manager restarting; its rooms stop with it and their members must join again",
+		slog.Int("rooms", len(m.rooms)), slog.Int("members", members))
 }
 
 // terminated forgets a room its supervisor stopped after too many failures.
