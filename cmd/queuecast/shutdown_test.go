@@ -24,6 +24,13 @@ func TestSIGTERMWhileTheDatabaseHangsExitsCleanly(t *testing.T) {
 	const timeout = 3 * time.Second
 	p := startProcess(t, t.TempDir(), dsn, "SHUTDOWN_TIMEOUT="+timeout.String())
 
+	// The service actors load their lines after the server is ready; a
+	// queue listing answers once each of them has, so the lock below
+	// catches the create alone.
+	code, out, err := call(context.Background(), p.base, "GET", "/api/queues", "", nil)
+	require.NoError(t, err)
+	require.Equal(t, 200, code, string(out))
+
 	db, err := sql.Open("pgx", dsn)
 	require.NoError(t, err)
 	defer db.Close()
@@ -44,7 +51,8 @@ func TestSIGTERMWhileTheDatabaseHangsExitsCleanly(t *testing.T) {
 	}()
 	require.Eventually(t, func() bool {
 		var waiting int
-		err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_locks WHERE relation = 'tickets'::regclass AND NOT granted`).Scan(&waiting)
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE l.relation = 'tickets'::regclass AND NOT l.granted AND a.query LIKE 'INSERT INTO tickets%'`).Scan(&waiting)
 		return err == nil && waiting > 0
 	}, 10*time.Second, 10*time.Millisecond, "the create does not wait on the lock")
 
