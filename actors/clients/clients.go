@@ -3,6 +3,11 @@
 // Each connection actor owns its client record and sends the directory a
 // copy whenever the record changes; the directory actor owns those copies
 // and answers the admin API. Nothing here is on the message hot path.
+//
+// The directory runs under its parent's strategy (the root guardian's:
+// OneForOne, restart, at most 10 in 10 s). Its records survive a restart:
+// every incarnation is the same *directory, so the admin API still lists
+// every socket afterwards. It starts no goroutine or timer.
 package clients
 
 import (
@@ -50,11 +55,13 @@ type directory struct {
 	log     *slog.Logger
 }
 
+// Fail makes the directory panic once (for tests of supervision).
+type Fail struct{}
+
 // NewDirectoryProps returns the props of the client directory.
 func NewDirectoryProps(log *slog.Logger) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
-		return &directory{records: make(map[string]Record), log: log}
-	})
+	d := &directory{records: make(map[string]Record), log: log}
+	return actor.PropsFromProducer(func() actor.Actor { return d })
 }
 
 func (d *directory) Receive(ctx actor.Context) {
@@ -68,6 +75,8 @@ func (d *directory) Receive(ctx actor.Context) {
 		m.Reply <- d.list()
 	case *Get:
 		d.get(m)
+	case *Fail:
+		panic("client directory: failure requested")
 	default:
 		d.log.Warn("client directory: unknown message", slog.String("type", fmt.Sprintf("%T", m)))
 	}

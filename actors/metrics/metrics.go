@@ -7,6 +7,11 @@
 // took is lost, and the next tick takes a new one. The broadcaster collects a
 // snapshot every Interval, keeps it for the admin API and publishes it to the
 // dashboard room.
+//
+// The schedule is a timer of the actor system's scheduler owned by the
+// supervisor: started in Started, cancelled in Stopping and in Restarting,
+// so a supervisor restarted by its own parent starts one new schedule for
+// its new child and leaves no timer behind.
 package metrics
 
 import (
@@ -16,6 +21,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
 
 	"github.com/queuecast/queuecast/actors/rooms"
 )
@@ -40,11 +46,13 @@ type Latest struct{ v atomic.Value }
 // Load returns the last snapshot, or nil before the first.
 func (l *Latest) Load() any { return l.v.Load() }
 
-// tick asks the broadcaster for a snapshot; fail makes it panic (for tests of
+// tick asks the broadcaster for a snapshot. Fail makes the broadcaster
+// panic, and FailSupervisor the supervisor itself (for tests of
 // supervision).
 type (
-	tick struct{}
-	Fail struct{}
+	tick           struct{}
+	Fail           struct{}
+	FailSupervisor struct{}
 )
 
 // NewSupervisorProps returns the props of the supervisor; latest receives
@@ -71,37 +79,36 @@ type supervisor struct {
 	cfg    Config
 	latest *Latest
 	child  *actor.PID
-	stop   chan struct{}
+	cancel scheduler.CancelFunc
 }
 
 func (s *supervisor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		s.child = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return &broadcaster{cfg: s.cfg, latest: s.latest} }))
-		s.stop = make(chan struct{})
-		go s.schedule(ctx.ActorSystem().Root, s.child, s.stop)
-	case *actor.Stopping:
-		close(s.stop)
-	case *actor.Stopped, *actor.Restarting, *actor.Terminated:
+		s.start(ctx)
+	case *actor.Stopping, *actor.Restarting:
+		s.stopSchedule()
+	case *actor.Stopped, *actor.Terminated:
 	case *Fail:
 		ctx.Forward(s.child)
+	case *FailSupervisor:
+		panic("metrics supervisor: failure requested")
 	default:
 		s.cfg.Logger.Warn("metrics supervisor: unknown message", slog.String("type", fmt.Sprintf("%T", m)))
 	}
 }
 
-// schedule ticks the broadcaster. The PID survives the child's restarts, so
-// the schedule does too.
-func (s *supervisor) schedule(root *actor.RootContext, child *actor.PID, stop <-chan struct{}) {
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			root.Send(child, &tick{})
-		}
+// start spawns the broadcaster and ticks it every Interval. The child's PID
+// survives the child's restarts, so the schedule does too.
+func (s *supervisor) start(ctx actor.Context) {
+	s.child = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return &broadcaster{cfg: s.cfg, latest: s.latest} }))
+	s.cancel = scheduler.NewTimerScheduler(ctx.ActorSystem().Root).SendRepeatedly(s.cfg.Interval, s.cfg.Interval, s.child, &tick{})
+}
+
+func (s *supervisor) stopSchedule() {
+	if s.cancel != nil {
+		s.cancel()
+		s.cancel = nil
 	}
 }
 

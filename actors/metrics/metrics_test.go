@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/queuecast/queuecast/actors/rooms"
 )
@@ -58,4 +59,54 @@ func TestBroadcasterIsRestartedAfterAFailure(t *testing.T) {
 		"snapshots go on after the restart")
 	require.NotNil(t, latest.Load())
 	sys.Root.Stop(sup)
+}
+
+// TestSupervisorRestartsLeaveNoSchedule restarts the supervisor itself
+// (under the root guardian's default strategy) several times: each
+// incarnation starts a schedule for its new broadcaster, and none of the
+// earlier ones may survive it, as a goroutine or otherwise.
+func TestSupervisorRestartsLeaveNoSchedule(t *testing.T) {
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}))
+	published := make(chan struct{}, 1)
+	fakeRooms := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if _, ok := ctx.Message().(*rooms.Publish); ok {
+			select {
+			case published <- struct{}{}:
+			default:
+			}
+		}
+	}))
+	var latest Latest
+	sup := sys.Root.Spawn(NewSupervisorProps(Config{
+		Interval: 10 * time.Millisecond,
+		Collect:  func() any { return 1 },
+		Rooms:    fakeRooms,
+		Room:     "dashboard",
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}, &latest))
+	<-published
+	running := goleak.IgnoreCurrent()
+
+	restarts := make(chan struct{}, 16)
+	sub := sys.EventStream.Subscribe(func(evt any) {
+		if e, ok := evt.(*actor.SupervisorEvent); ok && e.Child.Equal(sup) {
+			restarts <- struct{}{}
+		}
+	})
+	defer sys.EventStream.Unsubscribe(sub)
+	const n = 5
+	for range n {
+		sys.Root.Send(sup, &FailSupervisor{})
+		select {
+		case <-restarts:
+		case <-time.After(2 * time.Second):
+			t.Fatal("the supervisor's failure was not supervised")
+		}
+		<-published // drained: wait for a publish of the new incarnation
+		<-published
+	}
+	require.NoError(t, goleak.Find(running), "goroutines left by %d restarts", n)
+	require.NoError(t, sys.Root.PoisonFuture(sup).Wait())
 }

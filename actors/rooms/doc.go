@@ -8,6 +8,15 @@
 // encodes it and every other member reuses those bytes, so a broadcast costs
 // O(1) allocations whatever the room size.
 //
+// Supervision: the manager restarts a failed room (OneForOne, at most 10 in
+// a minute) with its membership intact, since every incarnation of a room
+// is the same *room; only the message it failed on is lost. A room failing
+// more often is stopped and forgotten, with an error log naming it and its
+// member count. The manager itself runs under the root guardian's default
+// strategy; a restart of the manager stops every room, and it logs how
+// many memberships that drops. No room or manager starts a goroutine or a
+// timer.
+//
 // Nothing here knows the wire protocol: a Broadcast is an event name and a
 // JSON payload, and Outbox is implemented by the gateway.
 package rooms

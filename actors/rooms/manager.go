@@ -14,6 +14,7 @@ import (
 // stops it after its last leave, and knows every room's size without asking.
 type Manager struct {
 	rooms    map[string]*roomRef
+	names    map[string]string // room name by PID id, until its Terminated
 	log      *slog.Logger
 	counters *Counters
 }
@@ -31,8 +32,10 @@ type roomRef struct {
 }
 
 // NewManagerProps returns the props of a room manager. Rooms it spawns are
-// restarted on failure (up to 10 times a minute); a restarted room starts
-// empty, and its sockets must join again.
+// restarted on failure, OneForOne, up to 10 times a minute each; a
+// restarted room keeps its members (see room). A room that fails more often
+// is stopped: the manager then forgets it and logs, at error level, how
+// many memberships went with it.
 func NewManagerProps(log *slog.Logger, counters *Counters) *actor.Props {
 	if log == nil {
 		log = slog.Default()
@@ -41,13 +44,17 @@ func NewManagerProps(log *slog.Logger, counters *Counters) *actor.Props {
 		counters = &Counters{}
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &Manager{rooms: make(map[string]*roomRef), log: log, counters: counters}
+		return &Manager{rooms: make(map[string]*roomRef), names: make(map[string]string), log: log, counters: counters}
 	}, actor.WithSupervisor(actor.NewOneForOneStrategy(10, time.Minute, actor.DefaultDecider)))
 }
 
 func (m *Manager) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
-	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting, *actor.Terminated:
+	case *actor.Started, *actor.Stopping, *actor.Stopped:
+	case *actor.Restarting:
+		m.restarting()
+	case *actor.Terminated:
+		m.terminated(msg)
 	case *Join:
 		m.join(ctx, msg)
 	case *Leave:
@@ -60,6 +67,10 @@ func (m *Manager) Receive(ctx actor.Context) {
 		m.forward(ctx, msg)
 	case *GetStats:
 		m.stats(msg)
+	case *Fail:
+		if ref, ok := m.rooms[msg.Room]; ok {
+			ctx.Send(ref.pid, msg)
+		}
 	default:
 		m.log.Warn("room manager: unknown message", slog.String("type", fmt.Sprintf("%T", msg)))
 	}
@@ -68,10 +79,12 @@ func (m *Manager) Receive(ctx actor.Context) {
 func (m *Manager) join(ctx actor.Context, msg *Join) {
 	ref, ok := m.rooms[msg.Room]
 	if !ok {
-		name := msg.Room
-		pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newRoom(name, m.log) }))
+		// One *room for every incarnation: the membership outlives a restart.
+		r := newRoom(msg.Room, m.log)
+		pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return r }))
 		ref = &roomRef{pid: pid}
 		m.rooms[msg.Room] = ref
+		m.names[pid.Id] = msg.Room
 	}
 	ref.size++
 	ctx.Send(ref.pid, msg)
@@ -105,6 +118,32 @@ func (m *Manager) shrink(ctx actor.Context, name string, ref *roomRef) {
 	if ref.size <= 0 {
 		delete(m.rooms, name)
 		ctx.Poison(ref.pid)
+	}
+}
+
+// restarting reports what a restart of the manager itself loses: protoactor
+// stops a restarting actor's children, so every room stops with it.
+func (m *Manager) restarting() {
+	members := 0
+	for _, ref := range m.rooms {
+		members += ref.size
+	}
+	m.log.Error("room manager restarting; its rooms stop with it and their members must join again",
+		slog.Int("rooms", len(m.rooms)), slog.Int("members", members))
+}
+
+// terminated forgets a room its supervisor stopped after too many failures.
+// A room stopped because it emptied is already forgotten.
+func (m *Manager) terminated(msg *actor.Terminated) {
+	name, ok := m.names[msg.Who.Id]
+	if !ok {
+		return
+	}
+	delete(m.names, msg.Who.Id)
+	if ref, live := m.rooms[name]; live && ref.pid.Equal(msg.Who) {
+		delete(m.rooms, name)
+		m.log.Error("room stopped after repeated failures; its members must join again",
+			slog.String("room", name), slog.Int("members", ref.size))
 	}
 }
 

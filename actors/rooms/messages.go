@@ -69,6 +69,9 @@ type Publish struct {
 	Reply     chan<- int
 }
 
+// Fail makes the room named Room panic once (for tests of supervision).
+type Fail struct{ Room string }
+
 // GetStats asks the manager for room counts; the answer goes to Reply.
 type GetStats struct {
 	Reply chan<- Stats

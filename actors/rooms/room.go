@@ -9,6 +9,13 @@ import (
 
 // room owns the membership of one room. Members sit in a slice, for a fast
 // fan-out loop, with an index by socket id for O(1) removal.
+//
+// The membership survives a restart: the room's producer hands every
+// incarnation the same *room (see Manager.join), so a room restarted after
+// a panic still delivers to every socket that joined it. Only the message
+// being handled when it failed is lost. Each Started rebuilds the index
+// from the slice, so a failure halfway through a change cannot leave the
+// two disagreeing.
 type room struct {
 	name    string
 	members []Member
@@ -22,16 +29,36 @@ func newRoom(name string, log *slog.Logger) *room {
 
 func (r *room) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+	case *actor.Started:
+		r.reindex()
+	case *actor.Stopping, *actor.Stopped, *actor.Restarting:
 	case *Join:
 		r.join(ctx, m)
 	case *Leave:
 		r.leave(ctx, m)
 	case *deliver:
 		r.deliver(ctx, m)
+	case *Fail:
+		panic("room: failure requested")
 	default:
 		r.log.Warn("room: unknown message", slog.String("room", r.name), slog.String("type", fmt.Sprintf("%T", m)))
 	}
+}
+
+// reindex rebuilds the index from the members, dropping a duplicate or an
+// empty slot a failed change may have left.
+func (r *room) reindex() {
+	clear(r.index)
+	kept := r.members[:0]
+	for _, mem := range r.members {
+		if _, dup := r.index[mem.SocketID]; dup || mem.Outbox == nil {
+			continue
+		}
+		r.index[mem.SocketID] = len(kept)
+		kept = append(kept, mem)
+	}
+	clear(r.members[len(kept):])
+	r.members = kept
 }
 
 func (r *room) join(ctx actor.Context, m *Join) {

@@ -204,3 +204,77 @@ func TestPublishSurvivesARoomStoppingMidway(t *testing.T) {
 	require.Eventually(t, func() bool { return last.n.Load() == 1 }, time.Second, time.Millisecond)
 	require.Equal(t, int64(1), first.n.Load())
 }
+
+// TestRestartedRoomKeepsItsMembers makes a room panic and publishes to it
+// afterwards: every member still receives the broadcast, and the manager's
+// count still matches the members who get it.
+func TestRestartedRoomKeepsItsMembers(t *testing.T) {
+	sys := quietSystem()
+	mgr := sys.Root.Spawn(NewManagerProps(slog.New(slog.NewTextHandler(io.Discard, nil)), nil))
+	replies := make(chan any, 16)
+	pid := joiner(t, sys, replies)
+	a, b := &sink{}, &sink{}
+	sys.Root.Send(mgr, &Join{Room: "r", Member: Member{SocketID: "a", PID: pid, Outbox: a}})
+	<-replies
+	sys.Root.Send(mgr, &Join{Room: "r", Member: Member{SocketID: "b", PID: pid, Outbox: b}})
+	<-replies
+
+	restarted := make(chan *actor.SupervisorEvent, 4)
+	sub := sys.EventStream.Subscribe(func(evt any) {
+		if e, ok := evt.(*actor.SupervisorEvent); ok {
+			restarted <- e
+		}
+	})
+	defer sys.EventStream.Unsubscribe(sub)
+	for range 3 {
+		sys.Root.Send(mgr, &Fail{Room: "r"})
+		select {
+		case e := <-restarted:
+			require.Equal(t, actor.RestartDirective, e.Directive)
+		case <-time.After(2 * time.Second):
+			t.Fatal("the room's failure was not supervised")
+		}
+	}
+
+	require.Equal(t, 2, publish(sys, mgr, &Publish{Rooms: []string{"r"}, Broadcast: &Broadcast{Event: "after"}}))
+	require.Eventually(t, func() bool { return a.n.Load() == 1 && b.n.Load() == 1 }, time.Second, time.Millisecond)
+	sys.Root.Send(mgr, &Leave{Room: "r", SocketID: "a", ReplyTo: pid})
+	require.Equal(t, 1, (<-replies).(*Left).Size, "the restarted room still knows who is in it")
+}
+
+// TestRoomFailingTooOftenIsForgotten fails a room past its restart budget:
+// the supervisor stops it, the manager forgets it (its size no longer
+// counted) and the next join creates the room afresh.
+func TestRoomFailingTooOftenIsForgotten(t *testing.T) {
+	sys := quietSystem()
+	mgr := sys.Root.Spawn(NewManagerProps(slog.New(slog.NewTextHandler(io.Discard, nil)), nil))
+	replies := make(chan any, 16)
+	pid := joiner(t, sys, replies)
+	s := &sink{}
+	sys.Root.Send(mgr, &Join{Room: "r", Member: Member{SocketID: "a", PID: pid, Outbox: s}})
+	<-replies
+	stopped := make(chan struct{}, 1)
+	sub := sys.EventStream.Subscribe(func(evt any) {
+		if e, ok := evt.(*actor.SupervisorEvent); ok && e.Directive == actor.StopDirective {
+			stopped <- struct{}{}
+		}
+	})
+	defer sys.EventStream.Unsubscribe(sub)
+	for range 11 {
+		sys.Root.Send(mgr, &Fail{Room: "r"})
+	}
+	select {
+	case <-stopped:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the room was not stopped")
+	}
+	require.Eventually(t, func() bool {
+		ch := make(chan Stats, 1)
+		sys.Root.Send(mgr, &GetStats{Reply: ch})
+		return (<-ch).Rooms == 0
+	}, time.Second, time.Millisecond)
+	sys.Root.Send(mgr, &Join{Room: "r", Member: Member{SocketID: "a", PID: pid, Outbox: s}})
+	require.Equal(t, 1, (<-replies).(*Joined).Size)
+	require.Equal(t, 1, publish(sys, mgr, &Publish{Rooms: []string{"r"}, Broadcast: &Broadcast{Event: "again"}}))
+	require.Eventually(t, func() bool { return s.n.Load() == 1 }, time.Second, time.Millisecond)
+}

@@ -47,7 +47,8 @@ type process struct {
 	done chan struct{}
 }
 
-func startProcess(t *testing.T, dataDir, databaseURL string) *process {
+// startProcess starts a server; env adds variables (NAME=value).
+func startProcess(t *testing.T, dataDir, databaseURL string, env ...string) *process {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -58,6 +59,7 @@ func startProcess(t *testing.T, dataDir, databaseURL string) *process {
 	p.cmd = exec.Command(os.Args[0], "-test.run=^$")
 	p.cmd.Env = append(os.Environ(), childEnv+"=1", "DATA_DIR="+dataDir, "JWT_SECRET="+crashSecret,
 		"PORT="+strconv.Itoa(port), "LOG_LEVEL=warn", "NODE_NAME=crash", "DATABASE_URL="+databaseURL)
+	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	require.NoError(t, p.cmd.Start())
 	go func() { _ = p.cmd.Wait(); close(p.done) }()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -99,18 +100,23 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	defer stop()
 	select {
 	case err := <-errc:
-		_ = srv.Shutdown(context.Background())
-		return err
+		return errors.Join(err, shutdown(srv, cfg.ShutdownTimeout))
 	case <-sig.Done():
 	}
 	log.Info("shutting down", slog.Duration("timeout", cfg.ShutdownTimeout))
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := shutdown(srv, cfg.ShutdownTimeout); err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// shutdown stops srv within timeout (Server.Shutdown abandons what has not
+// finished by then).
+func shutdown(srv *server.Server, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return srv.Shutdown(ctx)
 }
 
 // jwtSecret is JWT_SECRET, or the secret kept in DATA_DIR (generated on first

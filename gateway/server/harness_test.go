@@ -60,13 +60,14 @@ func start(t *testing.T, cfg server.Config) *harness {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = srv.Serve(ln) }()
+	h := &harness{t: t, srv: srv, base: "http://" + ln.Addr().String(), auth: a,
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 200}}}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
+		h.client.CloseIdleConnections()
 	})
-	h := &harness{t: t, srv: srv, base: "http://" + ln.Addr().String(), auth: a,
-		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 200}}}
 	h.admin = h.token(auth.Identity{UserID: "admin-1", Role: auth.RoleAdmin})
 	h.staff = h.token(auth.Identity{UserID: "staff-1", Role: auth.RoleStaff})
 	return h

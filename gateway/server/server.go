@@ -102,6 +102,11 @@ type Server struct {
 	Store    persistence.Store
 	ownStore bool
 	Queues   *queue.Queues
+	// abort ends every call on Store still running (see abortableStore).
+	abort context.CancelCauseFunc
+
+	stopOnce sync.Once
+	stopErr  error
 
 	rateMu  sync.Mutex
 	rateAt  time.Time
@@ -109,8 +114,26 @@ type Server struct {
 	rateOut int64
 }
 
-// New builds a server; Listen starts serving.
-func New(cfg Config) (*Server, error) {
+const (
+	// openTimeout bounds opening, migrating and seeding the database.
+	openTimeout = time.Minute
+	// undoTimeout bounds stopping what a failed New had started.
+	undoTimeout = 10 * time.Second
+	// drainReserve is the most of its budget Shutdown keeps back for the
+	// steps that follow an abort of the database work.
+	drainReserve = 2 * time.Second
+)
+
+// errShuttingDown is the cause of the database calls Shutdown aborts.
+var errShuttingDown = errors.New("server: shutting down")
+
+// failAfterStep, set by tests only, makes New fail after the named step.
+var failAfterStep func(step string) error
+
+// New builds a server; Listen starts serving. When a step fails, New stops
+// everything the earlier steps started (actors, goroutines, the database
+// it opened) before it returns the error.
+func New(cfg Config) (_ *Server, err error) {
 	if cfg.Auth == nil {
 		return nil, errors.New("server: Config.Auth is required")
 	}
@@ -129,12 +152,27 @@ func New(cfg Config) (*Server, error) {
 	cfg.HTTPWriteTimeout = orDefault(cfg.HTTPWriteTimeout, 30*time.Second)
 	cfg.HTTPIdleTimeout = orDefault(cfg.HTTPIdleTimeout, 60*time.Second)
 	log := cfg.Logger
-	s := &Server{cfg: cfg, started: time.Now(), Store: cfg.Store}
-	if s.Store == nil {
+	s := &Server{cfg: cfg, started: time.Now()}
+	aborted, abort := context.WithCancelCause(context.Background())
+	s.abort = abort
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.undo())
+		}
+	}()
+	step := func(name string) error {
+		if failAfterStep != nil {
+			return failAfterStep(name)
+		}
+		return nil
+	}
+
+	store := cfg.Store
+	if store == nil {
 		if cfg.Database.Logger == nil {
 			cfg.Database.Logger = log
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(aborted, openTimeout)
 		defer cancel()
 		st, err := persistence.Open(ctx, cfg.Database)
 		if err != nil {
@@ -142,17 +180,25 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.Store, s.ownStore = st, true
 		if seeded, err := st.SeedDemo(ctx); err != nil {
-			_ = st.Close()
 			return nil, err
 		} else if seeded {
 			log.Info("seeded demo services and counters")
 		}
+		store = st
 	}
+	s.Store = &abortableStore{Store: store, aborted: aborted}
+	if err := step("database"); err != nil {
+		return nil, err
+	}
+
 	s.System = system.New(cfg.ActorLogger)
 	if s.rooms, err = s.System.Root.SpawnNamed(rooms.NewManagerProps(log, &s.counters), "rooms"); err != nil {
 		return nil, err
 	}
 	if s.directory, err = s.System.Root.SpawnNamed(clients.NewDirectoryProps(log), "clients"); err != nil {
+		return nil, err
+	}
+	if err := step("actors"); err != nil {
 		return nil, err
 	}
 
@@ -162,7 +208,9 @@ func New(cfg Config) (*Server, error) {
 		qcfg.RequestTimeout = cfg.RequestTimeout
 	}
 	if s.Queues, err = queue.Start(qcfg); err != nil {
-		s.closeStore()
+		return nil, err
+	}
+	if err := step("queues"); err != nil {
 		return nil, err
 	}
 
@@ -216,6 +264,9 @@ func New(cfg Config) (*Server, error) {
 		httpAPI.SetMetricsHandler(adaptor.HTTPHandler(promhttp.HandlerFor(s.registry(), promhttp.HandlerOpts{})))
 	}
 	httpAPI.Mount(s.App)
+	if err := step("http"); err != nil {
+		return nil, err
+	}
 
 	s.metrics, err = s.System.Root.SpawnNamed(metrics.NewSupervisorProps(metrics.Config{
 		Interval: cfg.MetricsInterval, Collect: s.collect, Rooms: s.rooms, Room: rooms.Dashboard, Logger: log,
@@ -223,7 +274,20 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := step("metrics"); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// undo stops what a failed New had started.
+func (s *Server) undo() error {
+	ctx, cancel := context.WithTimeout(context.Background(), undoTimeout)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		return fmt.Errorf("server: stopping after a failed start: %w", err)
+	}
+	return nil
 }
 
 // Listen serves HTTP on addr until Shutdown.
@@ -232,21 +296,88 @@ func (s *Server) Listen(addr string) error { return s.App.Listen(addr) }
 // Serve serves HTTP on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.App.Listener(ln) }
 
-// Shutdown stops in order: every client gets a close packet and its
-// connection is closed, the HTTP server stops, then the actors.
+// Shutdown stops the node in order, every step bounded by ctx:
+//
+//  1. sessions: none is accepted any more; every client gets an Engine.IO
+//     close packet and its connection is closed;
+//  2. HTTP: the listener closes and in-flight requests finish;
+//  3. actors: the queue actors finish the work in their mailboxes and stop,
+//     then the metrics supervisor, the client directory and the room
+//     manager, each with its children;
+//  4. the actor system, then the database, when the server opened it.
+//
+// Database work still running when the deadline less a quarter of the
+// budget (at most drainReserve) has passed is aborted: its requests answer
+// 503, with nothing committed, so steps 2 and 3 end in time even while the
+// database hangs. A step still running when ctx ends is abandoned and named
+// in the error; the later steps are still started, each abandoned at once
+// if it does not finish at once. Shutdown is idempotent: later calls wait
+// for the first and return its result. It also stops a server that New
+// only partly built.
 func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.transport.Shutdown(ctx)
-	err = errors.Join(err, s.App.ShutdownWithContext(ctx))
-	if e := s.Queues.Stop(); e != nil {
-		err = errors.Join(err, e)
+	s.stopOnce.Do(func() { s.stopErr = s.shutdown(ctx) })
+	return s.stopErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
+	if d, ok := drainBudget(ctx); ok {
+		t := time.AfterFunc(d, func() { s.abort(errShuttingDown) })
+		defer t.Stop()
 	}
-	for _, pid := range []*actor.PID{s.metrics, s.directory, s.rooms} {
-		if e := s.System.Root.PoisonFuture(pid).Wait(); e != nil {
-			err = errors.Join(err, e)
+	var err error
+	if s.transport != nil {
+		err = errors.Join(err, named("sessions", s.transport.Shutdown(ctx)))
+	}
+	if s.App != nil {
+		err = errors.Join(err, named("http", s.App.ShutdownWithContext(ctx)))
+	}
+	if s.Queues != nil {
+		err = errors.Join(err, within(ctx, "queue actors", s.Queues.Stop))
+	}
+	for _, a := range []struct {
+		name string
+		pid  *actor.PID
+	}{{"metrics", s.metrics}, {"client directory", s.directory}, {"rooms", s.rooms}} {
+		if a.pid != nil {
+			err = errors.Join(err, within(ctx, a.name, s.System.Root.PoisonFuture(a.pid).Wait))
 		}
 	}
-	s.System.Shutdown()
-	return errors.Join(err, s.closeStore())
+	if s.System != nil {
+		s.System.Shutdown()
+	}
+	s.abort(errShuttingDown)
+	return errors.Join(err, within(ctx, "database", s.closeStore))
+}
+
+// drainBudget is how long Shutdown lets database work run before it aborts
+// it; ok is false when ctx has no deadline.
+func drainBudget(ctx context.Context) (d time.Duration, ok bool) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return 0, false
+	}
+	left := time.Until(deadline)
+	return left - min(left/4, drainReserve), true
+}
+
+// within runs a shutdown step and waits for it or for ctx, whichever ends
+// first; a step abandoned at ctx's end goes on by itself.
+func within(ctx context.Context, name string, step func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- step() }()
+	select {
+	case err := <-done:
+		return named(name, err)
+	case <-ctx.Done():
+		return named(name, ctx.Err())
+	}
+}
+
+func named(step string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("shutdown: %s: %w", step, err)
 }
 
 func orDefault(d, def time.Duration) time.Duration {
