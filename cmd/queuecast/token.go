@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/queuecast/queuecast/gateway/auth"
-	"github.com/queuecast/queuecast/persistence"
 )
 
 func tokenCommand() *cobra.Command {
@@ -56,18 +55,4 @@ refused by it, so run token with the server's JWT_SECRET or DATA_DIR.`,
 	cmd.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "lifetime")
 	cmd.Flags().BoolVar(&createSecret, "create-secret", false, "create DATA_DIR/jwt-secret if JWT_SECRET is unset and the file does not exist")
 	return cmd
-}
-
-func migrateCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "migrate",
-		Short: "Apply database migrations (DATABASE_URL, or SQLite in DATA_DIR)",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := loadConfigAndLogger()
-			if err != nil {
-				return err
-			}
-			return persistence.Migrate(cmd.Context(), cfg.database(log))
-		},
-	}
 }
