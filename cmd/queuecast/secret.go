@@ -49,7 +49,7 @@ func jwtSecret(cfg config, create bool) ([]byte, secretSource, error) {
 	case !errors.Is(err, auth.ErrNoSecret):
 		return nil, src, fmt.Errorf("JWT secret %s: %w", src.path, err)
 	case !create:
-		return nil, src, fmt.Errorf("%w: JWT_SECRET is unset and %s does not exist (DATA_DIR=%s)", errNoSecret, src.path, cfg.DataDir)
+		return nil, src, fmt.Errorf("%w: JWT_SECRET is unset and %s is missing or empty (DATA_DIR=%s)", errNoSecret, src.path, cfg.DataDir)
 	}
 	secret, src.created, err = auth.LoadOrCreateSecret(dir)
 	if err != nil {
