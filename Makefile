@@ -40,3 +40,11 @@ loadgen:
 bench: build loadgen
 	cd benchmarks/peers/node && npm ci --no-audit --no-fund --loglevel=error
 	./benchmarks/run.sh $(BENCH_FLAGS)
+
+## soak: churn, fan-out, acks, REST and bad input at once against a fresh
+## server for SOAK_DURATION (default 10m), printing RSS and goroutines; fails
+## when they grow without bound or the healthy traffic sees an error
+.PHONY: soak
+SOAK_DURATION ?= 10m
+soak: build loadgen
+	SOAK_DURATION=$(SOAK_DURATION) ./benchmarks/soak.sh $(SOAK_FLAGS)

@@ -9,7 +9,7 @@
 // pgx's database/sql driver (store_postgres.go). The SQL is written once with
 // '?' placeholders and rebound per dialect; only the schema files under
 // migrations/ differ. Open applies pending goose migrations; Migrate applies
-// them alone.
+// them alone and reports which it applied and the version reached.
 //
 // Representation: ids are text, UUIDv7 strings made by the store. Times are
 // UTC with millisecond precision (Timestamp), stored as fixed-width RFC 3339
@@ -37,4 +37,7 @@
 // Errors: every error wraps one of ErrNotFound, ErrConflict, ErrDuplicate,
 // ErrInvalid, ErrUnavailable or ErrInternal, mapped from SQLite result codes
 // and PostgreSQL SQLSTATEs; error text never contains SQL or driver messages.
+// The exception is a first connection to PostgreSQL that fails: its error,
+// read by an operator at start, names the server, database, user and the
+// server's or the system's reason (never the password).
 package persistence

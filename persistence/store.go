@@ -133,25 +133,19 @@ func Open(ctx context.Context, cfg Config) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(ctx, s.db.DB, s.d, cfg.Logger); err != nil {
+	if _, _, err := migrate(ctx, s.db.DB, s.d, cfg.Logger); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// Migrate applies pending migrations to the database chosen by cfg and
-// closes it (the `queuecast migrate` command).
-func Migrate(ctx context.Context, cfg Config) error {
-	s, err := open(ctx, cfg)
-	if err != nil {
-		return err
+// dataDir is DataDir or its default.
+func (cfg Config) dataDir() string {
+	if cfg.DataDir == "" {
+		return "data"
 	}
-	err = migrate(ctx, s.db.DB, s.d, cfg.Logger)
-	if cerr := s.Close(); err == nil && cerr != nil {
-		err = &dbError{op: "close", kind: ErrInternal, cause: cerr}
-	}
-	return err
+	return cfg.DataDir
 }
 
 func open(ctx context.Context, cfg Config) (*sqlStore, error) {
@@ -167,11 +161,7 @@ func openDialect(ctx context.Context, cfg Config) (*sqlStore, error) {
 	u := cfg.DatabaseURL
 	switch {
 	case u == "":
-		dir := cfg.DataDir
-		if dir == "" {
-			dir = "data"
-		}
-		return openSQLite(ctx, dir, "")
+		return openSQLite(ctx, cfg.dataDir(), "")
 	case strings.HasPrefix(u, "sqlite:"):
 		return openSQLite(ctx, "", strings.TrimPrefix(u, "sqlite:"))
 	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 	"github.com/pressly/goose/v3"
 )
@@ -43,11 +45,12 @@ const (
 // Transactions run at READ COMMITTED: the conditional updates re-check their
 // conditions on the row versions they lock, which is all the invariants need.
 func openPostgres(ctx context.Context, url string, cfg Config) (*sqlStore, error) {
-	const op = "open postgres"
-	db, err := sqlx.Open("pgx", url)
+	pc, err := pgx.ParseConfig(url)
 	if err != nil {
-		return nil, &dbError{op: op, kind: ErrInvalid, cause: err}
+		// The parser's message may quote the URL, password and all.
+		return nil, &dbError{op: "open postgres: DATABASE_URL is not a valid PostgreSQL URL", kind: ErrInvalid, cause: err}
 	}
+	db := sqlx.NewDb(stdlib.OpenDB(*pc), "pgx")
 	conns := cfg.MaxOpenConns
 	if conns <= 0 {
 		conns = defaultPGConns
@@ -62,9 +65,68 @@ func openPostgres(ctx context.Context, url string, cfg Config) (*sqlStore, error
 	s := &sqlStore{db: db, d: postgresDialect}
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, s.mapErr(op, err)
+		return nil, newConnectError(pc, err)
 	}
 	return s, nil
+}
+
+// connectError is a first connection to PostgreSQL that failed. Its text
+// names the server, the database and the user, never the password, and the
+// cause in the words of the server or the operating system, e.g.
+// "persistence: connect to 127.0.0.1:5432/queuecast as queuecast:
+// connection refused"; an operator reads it when queuecast does not start.
+type connectError struct {
+	target string
+	cause  string
+	kind   error
+	err    error
+}
+
+func (e *connectError) Error() string { return "persistence: connect to " + e.target + ": " + e.cause }
+
+func (e *connectError) Unwrap() []error { return []error{e.kind, e.err} }
+
+// newConnectError describes err, the failure of a first connection with pc.
+// A server that refuses the database, the role or its credentials is a
+// configuration to fix (ErrInvalid); anything else may pass (ErrUnavailable).
+func newConnectError(pc *pgx.ConnConfig, err error) error {
+	e := &connectError{
+		target: net.JoinHostPort(pc.Host, strconv.Itoa(int(pc.Port))) + "/" + pc.Database + " as " + pc.User,
+		kind:   ErrUnavailable,
+		err:    err,
+	}
+	var pe *pgconn.PgError
+	var errno syscall.Errno
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &pe):
+		e.cause = pe.Message + " (SQLSTATE " + pe.Code + ")"
+		if strings.HasPrefix(pe.Code, "28") || pe.Code == "3D000" {
+			e.kind = ErrInvalid
+		}
+	case errors.As(err, &dns):
+		e.cause = "cannot resolve " + dns.Name + ": " + dns.Err
+	case errors.As(err, &errno):
+		e.cause = errno.Error()
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		e.cause = "timed out"
+	case errors.Is(err, context.Canceled):
+		e.cause = "cancelled"
+	default:
+		// Without a known cause, the innermost error: pgx's outer ones
+		// repeat the user and the database.
+		// One line per address tried.
+		for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
+			err = u
+		}
+		e.cause = strings.ReplaceAll(err.Error(), "\n", "; ")
+	}
+	return e
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func classifyPostgres(err error) (errorClass, string) {

@@ -109,7 +109,8 @@ func TestOpenSQLite(t *testing.T) {
 	assert.Error(t, err)
 
 	path := filepath.Join(t.TempDir(), "other.db")
-	require.NoError(t, Migrate(ctx, Config{DatabaseURL: "sqlite:" + path}))
+	_, err = Migrate(ctx, Config{DatabaseURL: "sqlite:" + path})
+	require.NoError(t, err)
 	assert.FileExists(t, path)
 }
 

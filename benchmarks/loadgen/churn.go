@@ -67,6 +67,9 @@ type churnRound struct {
 	h                          hist
 	cycles, dialErrs, joinErrs atomic.Int64
 	firstErr                   atomic.Value
+	// pause is each worker's rest after a cycle (the soak paces itself;
+	// the benchmark does not).
+	pause time.Duration
 }
 
 func (round *churnRound) run(ctx context.Context, g *rig, w int, dur time.Duration) {
@@ -106,6 +109,7 @@ func (round *churnRound) run(ctx context.Context, g *rig, w int, dur time.Durati
 				}
 				round.h.Record(time.Since(t0))
 				round.cycles.Add(1)
+				sleepCtx(ctx, round.pause)
 			}
 		}()
 	}

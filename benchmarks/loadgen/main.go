@@ -48,12 +48,28 @@ type config struct {
 	slowDur             time.Duration
 	restWorkers         int
 	restDur             time.Duration
-	scenarioCap         time.Duration
-	markdown            bool
-	scenarioList        []string
+	pprof               string
+
+	soakDur, soakWarmup, soakSample time.Duration
+	soakChurnWorkers                int
+	soakChurnPause                  time.Duration
+	soakFanoutN, soakAckN           int
+	soakFanoutRate, soakAckRate     float64
+	soakRestRate                    float64
+	soakBadWorkers, soakMaxMessage  int
+	soakBadPause                    time.Duration
+	soakGrowth, soakRSSSlackMB      float64
+	soakGoroutineSlack              int
+	scenarioCap                     time.Duration
+	markdown                        bool
+	scenarioList                    []string
 }
 
 var allScenarios = []string{"connect", "fanout", "joinstorm", "ack", "churn", "slow", "rest"}
+
+// soakScenario is not among "all": it is a test that runs for minutes, not a
+// measurement (make soak).
+const soakScenario = "soak"
 
 func parseFlags(args []string) (*config, error) {
 	c := &config{}
@@ -61,7 +77,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:5000", "server host:port (IPv4 loopback)")
 	fs.StringVar(&c.server, "server", "queuecast", "server name in the results")
 	fs.StringVar(&c.secret, "secret", "bench-secret", "JWT_SECRET of the server (HS256)")
-	fs.StringVar(&c.scenarios, "scenarios", "all", "comma-separated: "+strings.Join(allScenarios, ",")+" or all")
+	fs.StringVar(&c.scenarios, "scenarios", "all", "comma-separated: "+strings.Join(allScenarios, ",")+" or all, or "+soakScenario)
+	fs.StringVar(&c.pprof, "pprof", "", "the server's PPROF_ADDR, to count its goroutines (default: go_goroutines at /metrics)")
 	fs.IntVar(&c.pid, "pid", 0, "server process id, for CPU time and RSS (0: not measured)")
 	fs.IntVar(&c.dstIPs, "dst-ips", 4, "spread connections over this many 127.0.0.x destinations")
 	fs.IntVar(&c.dialConcurrency, "dial-concurrency", 64, "handshakes in flight while setting up a scenario")
@@ -103,6 +120,23 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.restWorkers, "rest-workers", 3, "rest: workers, one counter each (the Node peer has counters 1-3)")
 	fs.DurationVar(&c.restDur, "rest-duration", 10*time.Second, "rest: duration")
 
+	fs.DurationVar(&c.soakDur, "soak-duration", 10*time.Minute, "soak: duration of the load")
+	fs.DurationVar(&c.soakWarmup, "soak-warmup", 0, "soak: samples before this are not judged (0: a sixth of the duration)")
+	fs.DurationVar(&c.soakSample, "soak-sample", 0, "soak: interval between RSS and goroutine samples (0: duration/40, within 5-30 s)")
+	fs.IntVar(&c.soakChurnWorkers, "soak-churn-workers", 4, "soak: churn workers (connect, join, disconnect)")
+	fs.DurationVar(&c.soakChurnPause, "soak-churn-pause", 20*time.Millisecond, "soak: each churn worker's pause between cycles")
+	fs.IntVar(&c.soakFanoutN, "soak-fanout-n", 200, "soak: sockets in the fan-out room")
+	fs.Float64Var(&c.soakFanoutRate, "soak-fanout-rate", 5, "soak: broadcasts per second to the room")
+	fs.IntVar(&c.soakAckN, "soak-ack-n", 50, "soak: sockets sending ping with an ack")
+	fs.Float64Var(&c.soakAckRate, "soak-ack-rate", 500, "soak: acks per second over those sockets")
+	fs.Float64Var(&c.soakRestRate, "soak-rest-rate", 10, "soak: REST cycles (create, call-next, complete, queues) per second")
+	fs.IntVar(&c.soakBadWorkers, "soak-bad-workers", 2, "soak: workers sending bad input, one case after another")
+	fs.DurationVar(&c.soakBadPause, "soak-bad-pause", 50*time.Millisecond, "soak: each bad-input worker's pause between cases")
+	fs.IntVar(&c.soakMaxMessage, "soak-max-message", 1000000, "soak: the server's MAX_HTTP_BUFFER_SIZE (the oversized inputs exceed it)")
+	fs.Float64Var(&c.soakGrowth, "soak-growth", 0.2, "soak: growth (a share) of RSS or goroutines, last third over first third, that fails")
+	fs.Float64Var(&c.soakRSSSlackMB, "soak-rss-slack", 8, "soak: RSS growth (MB) tolerated whatever the share")
+	fs.IntVar(&c.soakGoroutineSlack, "soak-goroutine-slack", 50, "soak: goroutine growth tolerated whatever the share, also idle after against idle before")
+
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -131,7 +165,7 @@ func parseFlags(args []string) (*config, error) {
 	} else {
 		for _, s := range strings.Split(c.scenarios, ",") {
 			s = strings.TrimSpace(s)
-			if !contains(allScenarios, s) {
+			if !contains(allScenarios, s) && s != soakScenario {
 				return nil, fmt.Errorf("unknown scenario %q", s)
 			}
 			c.scenarioList = append(c.scenarioList, s)
@@ -178,7 +212,11 @@ func main() {
 			_ = writeJSONLine(os.Stdout, r)
 			continue
 		}
-		sctx, cancel := context.WithTimeout(ctx, cfg.scenarioCap)
+		limit := cfg.scenarioCap
+		if name == soakScenario {
+			limit = max(limit, cfg.soakDur+3*time.Minute) // setup, drain and the idle sample
+		}
+		sctx, cancel := context.WithTimeout(ctx, limit)
 		for _, r := range runScenario(sctx, g, name) {
 			if !g.serverAlive() && r.Status == "ok" {
 				r.Status, r.Note = "error", fmt.Sprintf("server process %d died during the run", cfg.pid)
@@ -193,6 +231,13 @@ func main() {
 	if cfg.markdown {
 		fmt.Fprintln(os.Stderr)
 		writeSingleTable(os.Stderr, results)
+	}
+	// A soak that could not run is as much a failure as one that found a
+	// fault; a benchmark's errors are in its results.
+	for _, r := range results {
+		if r.Status == "fail" || (r.Scenario == soakScenario && r.Status != "ok") {
+			os.Exit(1)
+		}
 	}
 }
 
@@ -212,6 +257,8 @@ func runScenario(ctx context.Context, g *rig, name string) []*Result {
 		return []*Result{runSlow(ctx, g)}
 	case "rest":
 		return []*Result{runRest(ctx, g)}
+	case soakScenario:
+		return []*Result{runSoak(ctx, g)}
 	}
 	return nil
 }

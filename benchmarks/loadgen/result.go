@@ -14,8 +14,9 @@ type Result struct {
 	Scenario string `json:"scenario"`
 	// Label names the load, e.g. "5000 sockets x 200 broadcasts".
 	Label string `json:"label"`
-	// Status is "ok", "unsupported" (the server lacks the routes) or
-	// "error" (the scenario could not run; see Note).
+	// Status is "ok", "unsupported" (the server lacks the routes),
+	// "error" (the scenario could not run; see Note) or "fail" (a test
+	// scenario, the soak, ran and found a fault; loadgen exits 1).
 	Status  string         `json:"status"`
 	Note    string         `json:"note,omitempty"`
 	Params  map[string]any `json:"params,omitempty"`

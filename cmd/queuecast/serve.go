@@ -40,7 +40,7 @@ func serveCommand() *cobra.Command {
 }
 
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
-	secret, generated, err := jwtSecret(cfg)
+	secret, secretFrom, err := jwtSecret(cfg, true)
 	if err != nil {
 		return err
 	}
@@ -84,12 +84,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if generated {
+	if secretFrom.path != "" {
 		tok, err := authority.Issue(auth.Identity{UserID: "admin", Role: auth.RoleAdmin}, 24*time.Hour)
 		if err != nil {
 			return err
 		}
-		log.Info("JWT_SECRET is not set; using the generated secret in DATA_DIR. Admin token for the next 24h",
+		log.Info("JWT_SECRET is not set; signing with "+secretFrom.String()+". Admin token for the next 24h",
 			slog.String("token", tok))
 	}
 	errc := make(chan error, 1)
@@ -117,18 +117,4 @@ func shutdown(srv *server.Server, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return srv.Shutdown(ctx)
-}
-
-// jwtSecret is JWT_SECRET, or the secret kept in DATA_DIR (generated on first
-// start). generated reports that the secret did not come from the
-// environment.
-func jwtSecret(cfg config) (secret []byte, generated bool, err error) {
-	if cfg.JWTSecret != "" {
-		return []byte(cfg.JWTSecret), false, nil
-	}
-	secret, _, err = auth.LoadOrCreateSecret(cfg.DataDir)
-	if err != nil {
-		return nil, false, fmt.Errorf("JWT secret in %s: %w", cfg.DataDir, err)
-	}
-	return secret, true, nil
 }

@@ -100,16 +100,36 @@ func (a *Authority) Verify(token string) (Identity, error) {
 	return Identity{UserID: c.Subject, Role: c.Role, CounterID: c.CounterID}, nil
 }
 
+// SecretFile is the name of the file in a data directory that keeps the
+// generated secret.
+const SecretFile = "jwt-secret"
+
+// ErrNoSecret is returned by LoadSecret when the data directory keeps no
+// secret.
+var ErrNoSecret = errors.New("no secret file")
+
+// LoadSecret returns the secret kept in dir/jwt-secret. ErrNoSecret if the
+// file does not exist or is empty.
+func LoadSecret(dir string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(dir, SecretFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNoSecret
+	}
+	if err != nil {
+		return nil, err
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return nil, ErrNoSecret
+	}
+	return []byte(s), nil
+}
+
 // LoadOrCreateSecret returns the secret kept in dir/jwt-secret, creating a
 // random 256-bit one on first use. created reports a new secret.
 func LoadOrCreateSecret(dir string) (secret []byte, created bool, err error) {
-	path := filepath.Join(dir, "jwt-secret")
-	if b, err := os.ReadFile(path); err == nil {
-		if s := strings.TrimSpace(string(b)); s != "" {
-			return []byte(s), false, nil
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, false, err
+	if s, err := LoadSecret(dir); !errors.Is(err, ErrNoSecret) {
+		return s, false, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, false, err
@@ -119,7 +139,7 @@ func LoadOrCreateSecret(dir string) (secret []byte, created bool, err error) {
 		return nil, false, err
 	}
 	s := hex.EncodeToString(b[:])
-	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, SecretFile), []byte(s+"\n"), 0o600); err != nil {
 		return nil, false, err
 	}
 	return []byte(s), true, nil

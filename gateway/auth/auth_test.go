@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -46,4 +48,17 @@ func TestLoadOrCreateSecret(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, created)
 	require.Equal(t, s1, s2)
+}
+
+func TestLoadSecret(t *testing.T) {
+	dir := t.TempDir()
+	_, err := LoadSecret(dir)
+	require.ErrorIs(t, err, ErrNoSecret, "missing file")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, SecretFile), []byte(" \n"), 0o600))
+	_, err = LoadSecret(dir)
+	require.ErrorIs(t, err, ErrNoSecret, "empty file")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, SecretFile), []byte("abc\n"), 0o600))
+	s, err := LoadSecret(dir)
+	require.NoError(t, err)
+	require.Equal(t, []byte("abc"), s)
 }
