@@ -45,8 +45,16 @@ func NewManagerProps(log *slog.Logger, counters *Counters) *actor.Props {
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &Manager{rooms: make(map[string]*roomRef), names: make(map[string]string), log: log, counters: counters}
-	}, actor.WithSupervisor(actor.NewOneForOneStrategy(10, time.Minute, actor.DefaultDecider)))
+	},
+		actor.WithSupervisor(actor.NewOneForOneStrategy(10, time.Minute, actor.DefaultDecider)),
+		// A restart would stop every room with the manager, and every
+		// membership of the node with them; a message that makes the
+		// manager panic is dropped instead, and the manager goes on with
+		// its rooms (the guardian applies when spawned from the root).
+		actor.WithGuardian(actor.NewOneForOneStrategy(10, time.Minute, resume)))
 }
+
+func resume(any) actor.Directive { return actor.ResumeDirective }
 
 func (m *Manager) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
@@ -71,6 +79,8 @@ func (m *Manager) Receive(ctx actor.Context) {
 		if ref, ok := m.rooms[msg.Room]; ok {
 			ctx.Send(ref.pid, msg)
 		}
+	case *FailManager:
+		panic("rooms: manager failure injected by a test")
 	default:
 		m.log.Warn("room manager: unknown message", slog.String("type", fmt.Sprintf("%T", msg)))
 	}

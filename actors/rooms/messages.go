@@ -72,6 +72,10 @@ type Publish struct {
 // Fail makes the room named Room panic once (for tests of supervision).
 type Fail struct{ Room string }
 
+// FailManager makes the manager itself panic once (for tests of
+// supervision).
+type FailManager struct{}
+
 // GetStats asks the manager for room counts; the answer goes to Reply.
 type GetStats struct {
 	Reply chan<- Stats

@@ -242,6 +242,37 @@ func TestRestartedRoomKeepsItsMembers(t *testing.T) {
 	require.Equal(t, 1, (<-replies).(*Left).Size, "the restarted room still knows who is in it")
 }
 
+// TestFailingManagerKeepsEveryRoom makes the manager panic: its guardian
+// resumes it, so every room and membership of the node is still there.
+func TestFailingManagerKeepsEveryRoom(t *testing.T) {
+	sys := quietSystem()
+	mgr := sys.Root.Spawn(NewManagerProps(slog.New(slog.NewTextHandler(io.Discard, nil)), nil))
+	replies := make(chan any, 16)
+	pid := joiner(t, sys, replies)
+	a := &sink{}
+	sys.Root.Send(mgr, &Join{Room: "r", Member: Member{SocketID: "a", PID: pid, Outbox: a}})
+	<-replies
+
+	failed := make(chan *actor.SupervisorEvent, 4)
+	sub := sys.EventStream.Subscribe(func(evt any) {
+		if e, ok := evt.(*actor.SupervisorEvent); ok {
+			failed <- e
+		}
+	})
+	defer sys.EventStream.Unsubscribe(sub)
+	for range 3 {
+		sys.Root.Send(mgr, &FailManager{})
+		select {
+		case e := <-failed:
+			require.Equal(t, actor.ResumeDirective, e.Directive)
+		case <-time.After(2 * time.Second):
+			t.Fatal("the manager's failure was not supervised")
+		}
+	}
+	require.Equal(t, 1, publish(sys, mgr, &Publish{Rooms: []string{"r"}, Broadcast: &Broadcast{Event: "after"}}))
+	require.Eventually(t, func() bool { return a.n.Load() == 1 }, time.Second, time.Millisecond)
+}
+
 // TestRoomFailingTooOftenIsForgotten fails a room past its restart budget:
 // the supervisor stops it, the manager forgets it (its size no longer
 // counted) and the next join creates the room afresh.
