@@ -16,8 +16,13 @@ import (
 	"github.com/queuecast/queuecast/persistence"
 )
 
-// ErrCallInProgress: the counter is already calling a ticket (409).
+// ErrCallInProgress: the counter is already calling a ticket and has
+// maxQueuedCalls more waiting (409).
 var ErrCallInProgress = fmt.Errorf("a call is already in progress at this counter: %w", persistence.ErrCounterBusy)
+
+// maxQueuedCalls bounds the call-next requests that wait at a counter for
+// the one in flight (a double click, two staff at one desk).
+const maxQueuedCalls = 16
 
 // counterActor owns one counter's status and current ticket, loaded from the
 // database on start and whenever an outcome leaves it unsure.
@@ -44,7 +49,11 @@ type counterActor struct {
 	loaded    bool
 	calls     uint64
 	pending   *pendingCall
-	reload    reloader
+	// queued are call-next requests that came while one was in flight,
+	// taken in order once it ends (each then sees the counter as the first
+	// call left it).
+	queued []*callNext
+	reload reloader
 }
 
 // pendingCall is the call-next in flight.
@@ -70,6 +79,7 @@ func (a *counterActor) Receive(ctx actor.Context) {
 			a.pending.timer.Stop()
 			a.pending = nil
 		}
+		a.queued = nil // their callers were not begun: they give up unanswered, and nothing was done
 	case *actor.Stopped:
 	case *callNext:
 		a.callNext(m)
@@ -172,6 +182,9 @@ func (a *counterActor) callNext(m *callNext) {
 	case key != "" && a.current != nil && a.currentKey == key:
 		m.reply <- callResult{ticket: *a.current, counter: a.c, replayed: true}
 		return
+	case a.pending != nil && len(a.queued) < maxQueuedCalls:
+		a.queued = append(a.queued, m)
+		return
 	case a.pending != nil:
 		m.reply <- callResult{err: ErrCallInProgress}
 		return
@@ -220,12 +233,19 @@ func (a *counterActor) take() {
 	a.env.sys.Root.Send(best, &takeHead{req: p.m.req, call: p.id, counter: a.c, by: p.m.by, replyTo: a.self})
 }
 
-// end answers the pending call.
+// end answers the pending call, then takes the queued ones in order until
+// one is in flight again.
 func (a *counterActor) end(r callResult) {
 	p := a.pending
 	p.timer.Stop()
 	a.pending = nil
 	p.m.reply <- r
+	for a.pending == nil && len(a.queued) > 0 {
+		m := a.queued[0]
+		a.queued[0] = nil
+		a.queued = a.queued[1:]
+		a.callNext(m)
+	}
 }
 
 func (a *counterActor) taken(m *taken) {
