@@ -151,14 +151,6 @@ func (p *poller) remove(c *wsConn) {
 	p.mu.Unlock()
 }
 
-// stopReading takes c out of the epoll set while it stays open.
-func (p *poller) stopReading(c *wsConn) {
-	p.remove(c)
-	_ = c.rc.Control(func(fd uintptr) {
-		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
-	})
-}
-
 func (p *poller) run() {
 	for {
 		if err := p.rc.Read(p.waitFn); err != nil || p.waitN < 0 {

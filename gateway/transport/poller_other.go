@@ -20,6 +20,4 @@ func (ps *pollers) close() {}
 
 func (p *poller) remove(*wsConn) {}
 
-func (p *poller) stopReading(*wsConn) {}
-
 func (s *Server) startPolled(*wsConn) bool { return false }

@@ -16,5 +16,6 @@ const (
 	ReasonSlowConsumer    Reason = "slow consumer"         // the outbound queue overflowed or a write timed out
 	ReasonPayloadTooLarge Reason = "payload too large"     // a message over maxPayload
 	ReasonProtocolError   Reason = "protocol error"        // e.g. two GETs at once
+	ReasonInvalidUTF8     Reason = "invalid utf-8"         // a WebSocket text message or close reason that is not UTF-8
 	ReasonHandlerPanic    Reason = "internal server error" // the session actor failed
 )
