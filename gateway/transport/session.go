@@ -270,6 +270,7 @@ func (s *Session) onPollPost(m *pollPost) {
 }
 
 func (s *Session) onWSMessage(m *wsMessage) {
+	m.conn.handled(len(m.data))
 	if s.closed {
 		return
 	}
@@ -293,6 +294,7 @@ func (s *Session) onWSMessage(m *wsMessage) {
 }
 
 func (s *Session) onWSPing(m *wsPing) {
+	m.conn.handled(len(m.data))
 	if m.conn == s.ws && !s.closed {
 		s.out.Push(&Frame{ws: wsframe.AppendFrame(nil, wsframe.OpPong, nil, m.data)})
 	}

@@ -29,6 +29,12 @@ var (
 // the session. Inbound frames are parsed here, not by a library connection
 // object, so an idle socket costs neither a goroutine nor a read buffer (see
 // poller_linux.go).
+//
+// The reader never runs far ahead of its session: every message it sends
+// counts against Config.MaxInboundBytes until the session has handled it,
+// and past that bound the connection is not read (the poller stops
+// watching it, the fallback reader waits) until the session is down to
+// half. The client's TCP window then closes and it is the client that waits.
 type wsConn struct {
 	raw net.Conn
 	rc  syscall.RawConn // raw's descriptor, for the poller and raw writes; nil if not a socket
@@ -46,8 +52,11 @@ type wsConn struct {
 	ended   bool   // wsClosed sent; nothing more is delivered
 	peer    uint16 // status code of the client's close frame, 0 for none
 
-	closeSent atomic.Bool // the server's close frame is written
-	sink      func(any)   // tests: where messages go instead of the session
+	behind    atomic.Int64  // inboundCost of the messages the session has not handled yet
+	paused    atomic.Bool   // not read until the session catches up
+	wake      chan struct{} // the fallback reader's: resumed, or closed
+	closeSent atomic.Bool   // the server's close frame is written
+	sink      func(any)     // tests: where messages go instead of the session
 
 	closeOnce sync.Once
 	poller    *poller // reads this connection; nil for the fallback reader
@@ -63,6 +72,12 @@ func (c *wsConn) close() {
 			c.poller.remove(c)
 		}
 		_ = c.raw.Close()
+		if c.wake != nil {
+			select {
+			case c.wake <- struct{}{}:
+			default:
+			}
+		}
 		if c.srv != nil {
 			c.srv.conns.Done()
 		}
@@ -82,6 +97,7 @@ func (c *wsConn) shut() {
 		c.close()
 		return
 	}
+	c.resume() // the client's answer must be read even if the session fell behind
 	time.AfterFunc(closeGrace, c.close)
 }
 
@@ -212,6 +228,7 @@ func (c *wsConn) frame(data []byte) (int, error) {
 		return 0, errPeerClosed
 	case 0x9: // ping
 		if !c.closeSent.Load() {
+			c.behind.Add(inboundCost(len(payload)))
 			c.send(&wsPing{conn: c, data: append([]byte(nil), payload...)})
 		}
 	case 0xA: // pong
@@ -289,8 +306,12 @@ func (c *wsConn) deliver(op byte, payload []byte) {
 	c.hand(&wsMessage{conn: c, binary: op == 0x2, data: append([]byte(nil), payload...)})
 }
 
-// hand sends a message to the session.
-func (c *wsConn) hand(m *wsMessage) { c.send(m) }
+// hand sends a message to the session, counting it until the session has
+// handled it.
+func (c *wsConn) hand(m *wsMessage) {
+	c.behind.Add(inboundCost(len(m.data)))
+	c.send(m)
+}
 
 func (c *wsConn) send(msg any) {
 	if c.sink != nil {
@@ -298,6 +319,50 @@ func (c *wsConn) send(msg any) {
 		return
 	}
 	c.srv.system.Root.Send(c.pid, msg)
+}
+
+// inboundCost is what one message from the reader weighs against
+// Config.MaxInboundBytes: its bytes and its envelope in the session's
+// mailbox.
+func inboundCost(n int) int64 { return int64(n) + 64 }
+
+// handled is called by the session for every message it takes from this
+// reader. A reader paused for the session resumes once the session is down
+// to half the bound.
+func (c *wsConn) handled(n int) {
+	if c.behind.Add(-inboundCost(n)) <= c.resumeAt() && c.paused.Load() {
+		c.resume()
+	}
+}
+
+// tooFarBehind reports whether the session has so much left to handle that
+// the connection must not be read further for now.
+func (c *wsConn) tooFarBehind() bool {
+	return !c.ended && c.behind.Load() > int64(c.srv.cfg.MaxInboundBytes)
+}
+
+func (c *wsConn) resumeAt() int64 { return int64(c.srv.cfg.MaxInboundBytes / 2) }
+
+// caughtUp is called by the reader once it has marked c paused: if the
+// session caught up meanwhile, it takes the pause back and reports true.
+// Otherwise whoever next finds the session caught up resumes the reader.
+func (c *wsConn) caughtUp() bool {
+	return c.behind.Load() <= c.resumeAt() && c.paused.CompareAndSwap(true, false)
+}
+
+// resume restarts a paused reader; exactly one caller wins the pause.
+func (c *wsConn) resume() {
+	if !c.paused.CompareAndSwap(true, false) {
+		return
+	}
+	if c.poller != nil {
+		c.poller.rearm(c)
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 // end tells the session the connection is finished. A reader that ended
@@ -356,6 +421,12 @@ func (c *wsConn) readLoop() {
 		if err != nil {
 			c.end(errReaderEnded)
 			return
+		}
+		if c.tooFarBehind() {
+			c.paused.Store(true)
+			if !c.caughtUp() {
+				<-c.wake // resumed, or closed
+			}
 		}
 	}
 }
