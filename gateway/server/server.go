@@ -59,6 +59,7 @@ type Config struct {
 	WriteTimeout      time.Duration
 	MaxQueueBytes     int
 	SocketSendBuffer  int
+	MaxInboundBytes   int
 	// MetricsInterval is the loadBalancingMetrics period. Zero means 10s.
 	MetricsInterval time.Duration
 	MetricsPublic   bool
@@ -152,8 +153,8 @@ func New(cfg Config) (*Server, error) {
 	s.transport = transport.NewServer(s.System, transport.Config{
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxHTTPBufferSize,
 		UpgradeTimeout: cfg.UpgradeTimeout, WriteTimeout: cfg.WriteTimeout, MaxQueueBytes: cfg.MaxQueueBytes,
-		SocketSendBuffer: cfg.SocketSendBuffer,
-		CheckOrigin:      httpAPI.OriginAllowed, Logger: log,
+		SocketSendBuffer: cfg.SocketSendBuffer, MaxInboundBytes: cfg.MaxInboundBytes,
+		CheckOrigin: httpAPI.OriginAllowed, Logger: log,
 	}, sockets.NewHandler)
 
 	bodyLimit := cfg.MaxHTTPBufferSize
