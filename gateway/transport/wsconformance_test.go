@@ -283,7 +283,7 @@ func TestWebSocketConformance(t *testing.T) {
 // from the server, or closes itself, and the server must then end the TCP
 // connection cleanly (end of stream, not a reset).
 func runConformance(t *testing.T, ts *testServer, tc wsCase, chop bool) {
-	c := dialRaw(t, ts)
+	c := dialRaw(t, ts, "")
 	stream := bytes.Join(tc.send, nil)
 	go func() {
 		// Errors are expected once the server fails the connection.
@@ -331,21 +331,30 @@ type rawClient struct {
 	br   *bufio.Reader
 }
 
-func dialRaw(t *testing.T, ts *testServer) *rawClient {
+// dialRaw opens a WebSocket, for a new session or, with sid, as the upgrade
+// probe of a polling session. A new session's open packet is read.
+func dialRaw(t *testing.T, ts *testServer, sid string) *rawClient {
 	t.Helper()
 	addr := strings.TrimSuffix(strings.TrimPrefix(ts.url, "http://"), "/engine.io/")
 	conn, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
 	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
-	_, err = fmt.Fprintf(conn, "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", addr)
+	query := "EIO=4&transport=websocket"
+	if sid != "" {
+		query += "&sid=" + sid
+	}
+	_, err = fmt.Fprintf(conn, "GET /engine.io/?%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", query, addr)
 	require.NoError(t, err)
 	br := bufio.NewReaderSize(conn, 64<<10)
 	res, err := http.ReadResponse(br, nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusSwitchingProtocols, res.StatusCode)
 	c := &rawClient{t: t, conn: conn, br: br}
+	if sid != "" {
+		return c
+	}
 	op, p := c.frame()
 	require.Equal(t, byte(0x1), op)
 	require.True(t, bytes.HasPrefix(p, []byte("0{")), "the open packet comes first")
@@ -400,4 +409,25 @@ func (c *rawClient) requireEOF() {
 	c.t.Helper()
 	b, err := c.br.ReadByte()
 	require.Truef(c.t, errors.Is(err, io.EOF), "want end of stream, got byte %#x, err %v", b, err)
+}
+
+// A client that closes its upgrade probe gets the closing handshake too;
+// its polling session carries on.
+func TestProbeClosedByClient(t *testing.T) {
+	ts := startServer(t, Config{PingInterval: time.Minute})
+	sid, q := pollingSession(t, ts)
+	c := dialRaw(t, ts, sid)
+	_, err := c.conn.Write(txt("2probe"))
+	require.NoError(t, err)
+	require.Equal(t, wText("3probe"), c.next())
+	_, err = c.conn.Write(closeCodeFrame(1001, "going"))
+	require.NoError(t, err)
+	require.Equal(t, wClose(1001), c.next())
+	c.requireEOF()
+
+	status, _ := do(t, "POST", q, "4still-polling")
+	require.Equal(t, 200, status)
+	status, body := do(t, "GET", q, "")
+	require.Equal(t, 200, status)
+	require.Contains(t, body, "4still-polling")
 }
