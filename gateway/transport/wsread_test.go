@@ -140,16 +140,23 @@ func TestFrameParserRefusesBadFrames(t *testing.T) {
 		frames [][]byte
 		want   error
 	}{
-		"unmasked":                 {[][]byte{unmasked}, errWSProtocol},
-		"reserved bit":             {[][]byte{rsv}, errWSProtocol},
-		"continuation first":       {[][]byte{clientFrame(true, 0x0, []byte("x"))}, errWSProtocol},
-		"new message mid-fragment": {[][]byte{clientFrame(false, 0x1, []byte("a")), clientFrame(true, 0x1, []byte("b"))}, errWSProtocol},
-		"fragmented control":       {[][]byte{clientFrame(false, 0x9, []byte("a"))}, errWSProtocol},
-		"long control":             {[][]byte{clientFrame(true, 0x9, bytes.Repeat([]byte("a"), 126))}, errWSProtocol},
-		"unknown opcode":           {[][]byte{clientFrame(true, 0x3, nil)}, errWSProtocol},
-		"frame over limit":         {[][]byte{clientFrame(true, 0x1, bytes.Repeat([]byte("a"), 101))}, errReadLimit},
-		"fragments over limit":     {[][]byte{clientFrame(false, 0x1, bytes.Repeat([]byte("a"), 60)), clientFrame(true, 0x0, bytes.Repeat([]byte("a"), 41))}, errReadLimit},
-		"close":                    {[][]byte{clientFrame(true, 0x8, []byte{0x03, 0xe8})}, errPeerClosed},
+		"unmasked":                  {[][]byte{unmasked}, errWSProtocol},
+		"reserved bit":              {[][]byte{rsv}, errWSProtocol},
+		"continuation first":        {[][]byte{clientFrame(true, 0x0, []byte("x"))}, errWSProtocol},
+		"new message mid-fragment":  {[][]byte{clientFrame(false, 0x1, []byte("a")), clientFrame(true, 0x1, []byte("b"))}, errWSProtocol},
+		"fragmented control":        {[][]byte{clientFrame(false, 0x9, []byte("a"))}, errWSProtocol},
+		"long control":              {[][]byte{clientFrame(true, 0x9, bytes.Repeat([]byte("a"), 126))}, errWSProtocol},
+		"unknown opcode":            {[][]byte{clientFrame(true, 0x3, nil)}, errWSProtocol},
+		"frame over limit":          {[][]byte{clientFrame(true, 0x1, bytes.Repeat([]byte("a"), 101))}, errReadLimit},
+		"fragments over limit":      {[][]byte{clientFrame(false, 0x1, bytes.Repeat([]byte("a"), 60)), clientFrame(true, 0x0, bytes.Repeat([]byte("a"), 41))}, errReadLimit},
+		"close":                     {[][]byte{clientFrame(true, 0x8, []byte{0x03, 0xe8})}, errPeerClosed},
+		"close without status":      {[][]byte{clientFrame(true, 0x8, nil)}, errPeerClosed},
+		"close with one byte":       {[][]byte{clientFrame(true, 0x8, []byte{0x03})}, errWSProtocol},
+		"close code 1005":           {[][]byte{clientFrame(true, 0x8, []byte{0x03, 0xed})}, errWSProtocol},
+		"close reason not UTF-8":    {[][]byte{clientFrame(true, 0x8, []byte{0x03, 0xe8, 0xff})}, errInvalidUTF8},
+		"text not UTF-8":            {[][]byte{clientFrame(true, 0x1, []byte("4\xc0\xaf"))}, errInvalidUTF8},
+		"fragment not UTF-8":        {[][]byte{clientFrame(false, 0x1, []byte("4ok")), clientFrame(false, 0x0, []byte("\xed\xa0"))}, errInvalidUTF8},
+		"text truncated at the end": {[][]byte{clientFrame(false, 0x1, []byte("4\xe2")), clientFrame(true, 0x0, []byte("\x82"))}, errInvalidUTF8},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
