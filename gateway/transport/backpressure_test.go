@@ -71,7 +71,8 @@ func TestReaderStopsWhileSessionIsBehind(t *testing.T) {
 			}()
 			require.Eventually(t, conn.paused.Load, 10*time.Second, time.Millisecond, "the reader never stopped")
 			// The session handles nothing while held: what is counted now
-			// is the most the reader ever had in flight.
+			// is the most the reader ever had in flight (or a little more:
+			// behind may include what the session handled before "hold").
 			peak := conn.behind.Load()
 			require.Greater(t, peak, int64(limit))
 			require.LessOrEqual(t, peak, limit+inboundCost(size), "in flight past the bound and one read")
@@ -83,7 +84,9 @@ func TestReaderStopsWhileSessionIsBehind(t *testing.T) {
 			require.NoError(t, c.WriteMessage(fws.TextMessage, []byte("4echo")))
 			_, got := read(t, c)
 			require.Equal(t, "4echo", got)
-			require.Zero(t, conn.behind.Load())
+			// Nothing is in flight; behind may still count what the
+			// session handled since its last report.
+			require.Less(t, conn.behind.Load(), conn.flushEvery())
 			require.False(t, conn.paused.Load())
 		})
 	}

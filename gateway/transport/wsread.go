@@ -35,6 +35,9 @@ var (
 // and past that bound the connection is not read (the poller stops
 // watching it, the fallback reader waits) until the session is down to
 // half. The client's TCP window then closes and it is the client that waits.
+// Both sides count in a field of their own and meet in behind only now and
+// then: the reader once per read, the session every flushEvery bytes, or at
+// once while the reader is paused, so a message costs no shared atomic.
 type wsConn struct {
 	raw net.Conn
 	rc  syscall.RawConn // raw's descriptor, for the poller and raw writes; nil if not a socket
@@ -51,8 +54,9 @@ type wsConn struct {
 	inMsg   bool
 	ended   bool   // wsClosed sent; nothing more is delivered
 	peer    uint16 // status code of the client's close frame, 0 for none
+	handed  int64  // inboundCost sent to the session and not yet added to behind
 
-	behind    atomic.Int64  // inboundCost of the messages the session has not handled yet
+	behind    atomic.Int64  // inboundCost sent to the session, less what it reported handled
 	paused    atomic.Bool   // not read until the session catches up
 	wake      chan struct{} // the fallback reader's: resumed, or closed
 	closeSent atomic.Bool   // the server's close frame is written
@@ -62,6 +66,10 @@ type wsConn struct {
 	poller    *poller // reads this connection; nil for the fallback reader
 	fd, gen   int32   // registration in the poller
 	removed   bool    // guarded by the poller's lock
+
+	// Touched only by the session's goroutine, away from the reader's
+	// fields.
+	done int64 // inboundCost handled and not yet taken off behind
 }
 
 // close stops reading and closes the connection, once. It is called by the
@@ -116,6 +124,7 @@ func (c *wsConn) feed(data []byte) bool {
 	for len(data) > 0 {
 		n, err := c.frame(data)
 		if err != nil {
+			c.publish()
 			c.end(err)
 			return false
 		}
@@ -132,6 +141,7 @@ func (c *wsConn) feed(data []byte) bool {
 	default:
 		c.pending = append(make([]byte, 0, len(data)+512), data...)
 	}
+	c.publish()
 	return !c.ended
 }
 
@@ -228,7 +238,7 @@ func (c *wsConn) frame(data []byte) (int, error) {
 		return 0, errPeerClosed
 	case 0x9: // ping
 		if !c.closeSent.Load() {
-			c.behind.Add(inboundCost(len(payload)))
+			c.handed += inboundCost(len(payload))
 			c.send(&wsPing{conn: c, data: append([]byte(nil), payload...)})
 		}
 	case 0xA: // pong
@@ -309,8 +319,16 @@ func (c *wsConn) deliver(op byte, payload []byte) {
 // hand sends a message to the session, counting it until the session has
 // handled it.
 func (c *wsConn) hand(m *wsMessage) {
-	c.behind.Add(inboundCost(len(m.data)))
+	c.handed += inboundCost(len(m.data))
 	c.send(m)
+}
+
+// publish adds what this read handed the session to behind.
+func (c *wsConn) publish() {
+	if c.handed != 0 {
+		c.behind.Add(c.handed)
+		c.handed = 0
+	}
 }
 
 func (c *wsConn) send(msg any) {
@@ -327,13 +345,24 @@ func (c *wsConn) send(msg any) {
 func inboundCost(n int) int64 { return int64(n) + 64 }
 
 // handled is called by the session for every message it takes from this
-// reader. A reader paused for the session resumes once the session is down
-// to half the bound.
+// reader. What it handled is taken off behind every flushEvery, and at once
+// while the reader is paused, which resumes once the session is down to
+// half the bound. Until then behind overstates what is in flight by less
+// than flushEvery, itself at most half the bound: a session with nothing
+// left always counts as caught up, so a pause cannot outlast it.
 func (c *wsConn) handled(n int) {
-	if c.behind.Add(-inboundCost(n)) <= c.resumeAt() && c.paused.Load() {
+	c.done += inboundCost(n)
+	if c.done < c.flushEvery() && !c.paused.Load() {
+		return
+	}
+	left := c.behind.Add(-c.done)
+	c.done = 0
+	if left <= c.resumeAt() && c.paused.Load() {
 		c.resume()
 	}
 }
+
+func (c *wsConn) flushEvery() int64 { return int64(min(16<<10, c.srv.cfg.MaxInboundBytes/2)) }
 
 // tooFarBehind reports whether the session has so much left to handle that
 // the connection must not be read further for now.
