@@ -207,23 +207,30 @@ func (a *counterActor) callNext(m *callNext) {
 }
 
 // take sends the pending call to the service whose head scores best among
-// those not tried yet, or ends it when nobody waits.
+// those not tried yet, or ends it when every service was tried. The views
+// only order the services: one that shows nobody waiting is still asked
+// (last), since its view may not have caught up with a message already in
+// its mailbox (a ticket transferred to it a moment ago), and only the
+// service actor itself can say its line is empty.
 func (a *counterActor) take() {
 	p := a.pending
 	dir := a.env.dir.Load()
 	now := a.env.now()
 	var best *actor.PID
-	bestScore := -1.0
+	bestScore := 0.0
 	for _, name := range a.c.Services {
-		if slices.Contains(p.tried, name) {
+		pid := dir.servicePID(name)
+		if pid == nil || slices.Contains(p.tried, name) {
 			continue
 		}
-		v := dir.serviceView(name)
-		if v == nil {
-			continue
+		sc := -1.0 // nobody waiting, as far as the view knows
+		if v := dir.serviceView(name); v != nil {
+			if s, ok := v.headScore(now); ok {
+				sc = s
+			}
 		}
-		if sc, ok := v.headScore(now); ok && sc > bestScore {
-			best, bestScore = dir.servicePID(name), sc
+		if best == nil || sc > bestScore {
+			best, bestScore = pid, sc
 		}
 	}
 	if best == nil {

@@ -37,6 +37,7 @@ type config struct {
 	WriteTimeout      time.Duration `env:"WRITE_TIMEOUT" envDefault:"10s"`
 	MaxQueueBytes     int           `env:"MAX_QUEUE_BYTES" envDefault:"1048576"`
 	SocketSendBuffer  int           `env:"SOCKET_SNDBUF" envDefault:"65536"`
+	MaxInboundBytes   int           `env:"MAX_INBOUND_BYTES" envDefault:"1048576"`
 	MetricsPublic     bool          `env:"METRICS_PUBLIC" envDefault:"true"`
 	NodeName          string        `env:"NODE_NAME"`
 	PprofAddr         string        `env:"PPROF_ADDR"`

@@ -73,6 +73,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		WriteTimeout:      cfg.WriteTimeout,
 		MaxQueueBytes:     cfg.MaxQueueBytes,
 		SocketSendBuffer:  cfg.SocketSendBuffer,
+		MaxInboundBytes:   cfg.MaxInboundBytes,
 		MetricsPublic:     cfg.MetricsPublic,
 		Limits:            cfg.limits(),
 		HTTPReadTimeout:   cfg.HTTPReadTimeout,

@@ -108,6 +108,7 @@ func TestEventRateLimit(t *testing.T) {
 	c.send(`42["ping"]`) // four refused: over the debt of 3
 	ce := c.closed()
 	require.Equal(t, "rate limited", ce.Text)
+	require.Equal(t, 1008, int(ce.Code), "policy violation")
 	require.Equal(t, true, other.ack("ping", nil)["pong"])
 }
 

@@ -77,6 +77,9 @@ type Config struct {
 	// None applies to a long-polling GET held by its session, nor to a
 	// WebSocket. Zero means 30s, 30s and 60s.
 	HTTPReadTimeout, HTTPWriteTimeout, HTTPIdleTimeout time.Duration
+	// MaxInboundBytes bounds what a WebSocket reader may hand its session
+	// before the session has handled it (MAX_INBOUND_BYTES).
+	MaxInboundBytes int
 	// MetricsInterval is the loadBalancingMetrics period. Zero means 10s.
 	MetricsInterval time.Duration
 	MetricsPublic   bool
@@ -232,7 +235,8 @@ func New(cfg Config) (_ *Server, err error) {
 	s.transport = transport.NewServer(s.System, transport.Config{
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxHTTPBufferSize,
 		UpgradeTimeout: cfg.UpgradeTimeout, WriteTimeout: cfg.WriteTimeout, MaxQueueBytes: cfg.MaxQueueBytes,
-		SocketSendBuffer: cfg.SocketSendBuffer, CheckOrigin: httpAPI.OriginAllowed, Logger: log,
+		SocketSendBuffer: cfg.SocketSendBuffer, MaxInboundBytes: cfg.MaxInboundBytes,
+		CheckOrigin: httpAPI.OriginAllowed, Logger: log,
 		ConnRate: lim.Conn(), MaxConns: lim.MaxConns, MaxConnsPerAddr: lim.MaxConnsPerAddr,
 		MaxKeys: lim.MaxKeys, Refusals: &s.refusals,
 	}, sockets.NewHandler)

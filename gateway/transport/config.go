@@ -25,6 +25,12 @@ type Config struct {
 	// MaxQueueBytes bounds the bytes queued for one client; beyond it the
 	// client is disconnected as a slow consumer. Zero means 1 MiB.
 	MaxQueueBytes int
+	// MaxInboundBytes bounds what one WebSocket's reader may have handed
+	// its session that the session has not handled yet: the messages'
+	// bytes plus 64 per message. Past it the socket is not read until the
+	// session is down to half, so TCP pushes back on the client instead of
+	// messages piling up in the session's mailbox. Zero means 1 MiB.
+	MaxInboundBytes int
 	// SocketSendBuffer sets SO_SNDBUF on WebSocket connections. A bounded
 	// kernel buffer makes a client that stops reading show up in its outbox
 	// (and be cut off) within seconds instead of after megabytes of kernel
@@ -69,6 +75,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxQueueBytes <= 0 {
 		c.MaxQueueBytes = 1 << 20
+	}
+	if c.MaxInboundBytes <= 0 {
+		c.MaxInboundBytes = 1 << 20
 	}
 	if c.SocketSendBuffer == 0 {
 		c.SocketSendBuffer = 64 << 10

@@ -4,7 +4,11 @@
 // Every Engine.IO session is a protoactor actor (session.go), spawned under
 // a guardian that stops a failed session (sessions.go). The actor owns the
 // session's state and its Handler; HTTP handlers and the WebSocket pollers
-// (poller_linux.go, wsread.go) only send it messages. Outbound packets go through the session's outbox (outbox.go):
+// (poller_linux.go, wsread.go) only send it messages; a reader whose session
+// has more than Config.MaxInboundBytes of them to handle stops reading its
+// socket until the session catches up. The reader enforces RFC 6455 (masking,
+// fragmentation, UTF-8, close codes) and answers the closing handshake
+// through the session. Outbound packets go through the session's outbox (outbox.go):
 // one bounded queue per connection with exactly one writer, which frames
 // many packets into a single writev on WebSocket and answers the pending GET
 // on polling. Anything may push into an outbox without blocking; a client

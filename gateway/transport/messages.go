@@ -56,10 +56,13 @@ type wsPing struct {
 	data []byte
 }
 
-// wsClosed reports that a WebSocket's reader stopped.
+// wsClosed reports that a WebSocket's reader stopped. After errPeerClosed,
+// code is the status of the client's close frame (0 for none), which the
+// session's close frame echoes.
 type wsClosed struct {
 	conn *wsConn
 	err  error
+	code uint16
 }
 
 // closeSession asks a session to end.

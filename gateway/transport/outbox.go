@@ -205,7 +205,7 @@ func (o *Outbox) useWebSocket(ws *wsConn) {
 }
 
 // close queues the last frames and refuses any later Push. On WebSocket the
-// connection is closed once they are written. On polling, with keep, what
+// connection is shut (wsConn.shut) once they are written. On polling, with keep, what
 // is queued plus last[0] (the close packet) goes to the parked GET or, if
 // none, to the next one; without keep a parked GET gets last[0] alone and
 // the backlog is dropped.
@@ -291,7 +291,7 @@ func (o *Outbox) take() (batch []*Frame, ws *wsConn, done bool) {
 		ws := o.ws
 		o.mu.Unlock()
 		if closeConn {
-			ws.close()
+			ws.shut()
 		}
 		return nil, nil, true
 	}
@@ -318,7 +318,7 @@ func (o *Outbox) finish() (again bool) {
 	ws := o.ws
 	o.mu.Unlock()
 	if closeConn {
-		ws.close()
+		ws.shut()
 	}
 	return false
 }

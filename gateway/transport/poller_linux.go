@@ -151,11 +151,29 @@ func (p *poller) remove(c *wsConn) {
 	p.mu.Unlock()
 }
 
-// stopReading takes c out of the epoll set while it stays open.
-func (p *poller) stopReading(c *wsConn) {
-	p.remove(c)
+// pause takes c out of the epoll set while its session is too far behind
+// (see wsConn). It is called by the poller's own goroutine, the only one
+// that pauses; resume, from anywhere, puts c back with rearm.
+func (p *poller) pause(c *wsConn) {
 	_ = c.rc.Control(func(fd uintptr) {
 		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+	})
+	c.paused.Store(true) // only once out of the set, so rearm cannot come first
+	if c.caughtUp() {
+		p.rearm(c)
+	}
+}
+
+// rearm puts a paused c back into the epoll set, unless it was removed.
+func (p *poller) rearm(c *wsConn) {
+	_ = c.rc.Control(func(fd uintptr) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if c.removed {
+			return
+		}
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: c.fd, Pad: c.gen}
+		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
 	})
 }
 
@@ -188,6 +206,9 @@ func (p *poller) read(c *wsConn) {
 		c.end(errReaderEnded)
 	case n > 0:
 		c.feed(p.buf[:n])
+		if c.tooFarBehind() {
+			p.pause(c)
+		}
 	case errors.Is(rerr, syscall.EAGAIN) || errors.Is(rerr, syscall.EINTR):
 		// Nothing after all; level-triggered, so it will be reported again.
 	default: // end of stream or a socket error

@@ -20,6 +20,6 @@ func (ps *pollers) close() {}
 
 func (p *poller) remove(*wsConn) {}
 
-func (p *poller) stopReading(*wsConn) {}
+func (p *poller) rearm(*wsConn) {}
 
 func (s *Server) startPolled(*wsConn) bool { return false }

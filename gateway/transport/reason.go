@@ -17,5 +17,6 @@ const (
 	ReasonPayloadTooLarge Reason = "payload too large"     // a message over maxPayload
 	ReasonProtocolError   Reason = "protocol error"        // e.g. two GETs at once
 	ReasonRateLimited     Reason = "rate limited"          // the client kept sending events over its rate limit
+	ReasonInvalidUTF8     Reason = "invalid utf-8"         // a WebSocket text message or close reason that is not UTF-8
 	ReasonHandlerPanic    Reason = "internal server error" // the session actor failed
 )

@@ -345,6 +345,8 @@ func (s *Server) serveWebSocket(c *websocket.Conn) {
 	}()
 	if s.pollers != nil && conn.rc != nil {
 		conn.poller = s.pollers.pick()
+	} else {
+		conn.wake = make(chan struct{}, 1)
 	}
 	early := buffered(hijacked, raw)
 	req, _ := c.Locals(localsInfo).(*upgradeRequest)

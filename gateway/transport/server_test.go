@@ -81,25 +81,38 @@ func startServer(t *testing.T, cfg Config) *testServer {
 // startServerOn serves through wrap(listener).
 func startServerOn(t *testing.T, cfg Config, wrap func(net.Listener) net.Listener) *testServer {
 	t.Helper()
+	h := &echoHandler{closed: make(chan Reason, 16), opened: make(chan *RequestInfo, 16)}
+	ts := startWith(t, cfg, wrap, h)
+	ts.handler = h
+	return ts
+}
+
+// startHandlerServer serves sessions whose handler is h.
+func startHandlerServer(tb testing.TB, cfg Config, h Handler) *testServer {
+	tb.Helper()
+	return startWith(tb, cfg, func(ln net.Listener) net.Listener { return ln }, h)
+}
+
+func startWith(tb testing.TB, cfg Config, wrap func(net.Listener) net.Listener, h Handler) *testServer {
+	tb.Helper()
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	}))
-	h := &echoHandler{closed: make(chan Reason, 16), opened: make(chan *RequestInfo, 16)}
 	srv := NewServer(system, cfg, func(*RequestInfo) Handler { return h })
 	app := fiber.New(fiber.Config{DisableStartupMessage: true, BodyLimit: 10 << 20})
 	srv.Mount(app, "/engine.io/")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	served := wrap(ln)
 	go func() { _ = app.Listener(served) }()
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		_ = app.ShutdownWithContext(ctx)
 		system.Shutdown()
 	})
-	return &testServer{url: "http://" + ln.Addr().String() + "/engine.io/", srv: srv, handler: h}
+	return &testServer{url: "http://" + ln.Addr().String() + "/engine.io/", srv: srv}
 }
 
 func fastConfig() Config {

@@ -52,11 +52,12 @@ type Session struct {
 	probeGet     chan<- pollResult // a GET held during the upgrade
 	upgraded     bool
 	awaitingPong bool
-	pongGrace    bool // the deadline may still be pushed back once
-	closed       bool // ended; the actor lingers briefly, then stops
-	pushed       bool // frames queued this turn, for flushOwn
-	stopping     bool // the actor is being stopped
-	noopOwed     bool // the client closed with no GET parked: the next one gets a noop
+	pongGrace    bool   // the deadline may still be pushed back once
+	closed       bool   // ended; the actor lingers briefly, then stops
+	pushed       bool   // frames queued this turn, for flushOwn
+	stopping     bool   // the actor is being stopped
+	noopOwed     bool   // the client closed with no GET parked: the next one gets a noop
+	closeEcho    *Frame // answer to the client's WebSocket close frame, once it sent one
 
 	pingTimer    *time.Timer
 	pongTimer    *time.Timer
@@ -269,6 +270,7 @@ func (s *Session) onPollPost(m *pollPost) {
 }
 
 func (s *Session) onWSMessage(m *wsMessage) {
+	m.conn.handled(len(m.data))
 	if s.closed {
 		return
 	}
@@ -292,6 +294,7 @@ func (s *Session) onWSMessage(m *wsMessage) {
 }
 
 func (s *Session) onWSPing(m *wsPing) {
+	m.conn.handled(len(m.data))
 	if m.conn == s.ws && !s.closed {
 		s.out.Push(&Frame{ws: wsframe.AppendFrame(nil, wsframe.OpPong, nil, m.data)})
 	}
@@ -349,13 +352,22 @@ func (s *Session) onWSClosed(m *wsClosed) {
 	switch m.conn {
 	case s.probe:
 		s.upgradeTimer.Stop()
-		if reason != ReasonTransportClose {
+		switch {
+		case m.err == errPeerClosed:
+			writeDirect(m.conn, wsframe.AppendClose(nil, m.code, ""))
+			m.conn.shut()
+		case reason != ReasonTransportClose:
 			// The client broke the protocol: it is told why.
 			refuse(m.conn, closeCode(reason), string(reason))
 		}
 		s.probe, s.probed = nil, false
 		s.answerProbeGet(pollResult{status: 200, body: frameNoop.appendPolling(nil)})
 	case s.ws:
+		if m.err == errPeerClosed && !s.closed {
+			// RFC 6455 section 5.5.1: the client's close frame is answered
+			// with one echoing its status code, or with none if it had none.
+			s.closeEcho = &Frame{ws: wsframe.AppendClose(nil, m.code, "")}
+		}
 		s.close(reason)
 	}
 }
@@ -367,6 +379,8 @@ func readReason(err error) Reason {
 		return ReasonPayloadTooLarge
 	case errors.Is(err, errWSProtocol):
 		return ReasonProtocolError
+	case errors.Is(err, errInvalidUTF8):
+		return ReasonInvalidUTF8
 	}
 	return ReasonTransportClose
 }
@@ -380,6 +394,12 @@ func closeCode(r Reason) uint16 {
 		return wsframe.CloseTooBig
 	case ReasonProtocolError:
 		return wsframe.CloseProtocol
+	case ReasonInvalidUTF8:
+		return wsframe.CloseInvalidData
+	case ReasonRateLimited:
+		return wsframe.ClosePolicy
+	case ReasonHandlerPanic:
+		return wsframe.CloseServerError
 	}
 	return wsframe.CloseNormal
 }
@@ -405,7 +425,13 @@ func (s *Session) close(reason Reason) {
 	}
 	s.answerProbeGet(pollResult{status: 200, body: frameClose.appendPolling(nil)})
 	s.handler.Closed(s, reason)
-	s.out.close(keepsBacklog(reason), frameClose, &Frame{ws: wsframe.AppendClose(nil, closeCode(reason), string(reason))})
+	if s.closeEcho != nil {
+		// After the client's close frame nothing but the answer to it
+		// goes out: no Engine.IO close packet.
+		s.out.close(false, s.closeEcho)
+	} else {
+		s.out.close(keepsBacklog(reason), frameClose, &Frame{ws: wsframe.AppendClose(nil, closeCode(reason), string(reason))})
+	}
 	s.srv.sessionClosed(s, reason)
 	if s.ctx == nil || s.stopping {
 		return
@@ -477,7 +503,7 @@ func writeDirect(c *wsConn, frame []byte) {
 // refuse closes a WebSocket that never became a session's transport.
 func refuse(c *wsConn, code uint16, reason string) {
 	writeDirect(c, wsframe.AppendClose(nil, code, reason))
-	c.close()
+	c.shut()
 }
 
 // after sends msg to the session itself once d has passed. Call it while

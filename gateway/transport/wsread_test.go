@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/asynkron/protoactor-go/actor"
 	fws "github.com/fasthttp/websocket"
@@ -139,16 +140,23 @@ func TestFrameParserRefusesBadFrames(t *testing.T) {
 		frames [][]byte
 		want   error
 	}{
-		"unmasked":                 {[][]byte{unmasked}, errWSProtocol},
-		"reserved bit":             {[][]byte{rsv}, errWSProtocol},
-		"continuation first":       {[][]byte{clientFrame(true, 0x0, []byte("x"))}, errWSProtocol},
-		"new message mid-fragment": {[][]byte{clientFrame(false, 0x1, []byte("a")), clientFrame(true, 0x1, []byte("b"))}, errWSProtocol},
-		"fragmented control":       {[][]byte{clientFrame(false, 0x9, []byte("a"))}, errWSProtocol},
-		"long control":             {[][]byte{clientFrame(true, 0x9, bytes.Repeat([]byte("a"), 126))}, errWSProtocol},
-		"unknown opcode":           {[][]byte{clientFrame(true, 0x3, nil)}, errWSProtocol},
-		"frame over limit":         {[][]byte{clientFrame(true, 0x1, bytes.Repeat([]byte("a"), 101))}, errReadLimit},
-		"fragments over limit":     {[][]byte{clientFrame(false, 0x1, bytes.Repeat([]byte("a"), 60)), clientFrame(true, 0x0, bytes.Repeat([]byte("a"), 41))}, errReadLimit},
-		"close":                    {[][]byte{clientFrame(true, 0x8, []byte{0x03, 0xe8})}, errPeerClosed},
+		"unmasked":                  {[][]byte{unmasked}, errWSProtocol},
+		"reserved bit":              {[][]byte{rsv}, errWSProtocol},
+		"continuation first":        {[][]byte{clientFrame(true, 0x0, []byte("x"))}, errWSProtocol},
+		"new message mid-fragment":  {[][]byte{clientFrame(false, 0x1, []byte("a")), clientFrame(true, 0x1, []byte("b"))}, errWSProtocol},
+		"fragmented control":        {[][]byte{clientFrame(false, 0x9, []byte("a"))}, errWSProtocol},
+		"long control":              {[][]byte{clientFrame(true, 0x9, bytes.Repeat([]byte("a"), 126))}, errWSProtocol},
+		"unknown opcode":            {[][]byte{clientFrame(true, 0x3, nil)}, errWSProtocol},
+		"frame over limit":          {[][]byte{clientFrame(true, 0x1, bytes.Repeat([]byte("a"), 101))}, errReadLimit},
+		"fragments over limit":      {[][]byte{clientFrame(false, 0x1, bytes.Repeat([]byte("a"), 60)), clientFrame(true, 0x0, bytes.Repeat([]byte("a"), 41))}, errReadLimit},
+		"close":                     {[][]byte{clientFrame(true, 0x8, []byte{0x03, 0xe8})}, errPeerClosed},
+		"close without status":      {[][]byte{clientFrame(true, 0x8, nil)}, errPeerClosed},
+		"close with one byte":       {[][]byte{clientFrame(true, 0x8, []byte{0x03})}, errWSProtocol},
+		"close code 1005":           {[][]byte{clientFrame(true, 0x8, []byte{0x03, 0xed})}, errWSProtocol},
+		"close reason not UTF-8":    {[][]byte{clientFrame(true, 0x8, []byte{0x03, 0xe8, 0xff})}, errInvalidUTF8},
+		"text not UTF-8":            {[][]byte{clientFrame(true, 0x1, []byte("4\xc0\xaf"))}, errInvalidUTF8},
+		"fragment not UTF-8":        {[][]byte{clientFrame(false, 0x1, []byte("4ok")), clientFrame(false, 0x0, []byte("\xed\xa0"))}, errInvalidUTF8},
+		"text truncated at the end": {[][]byte{clientFrame(false, 0x1, []byte("4\xe2")), clientFrame(true, 0x0, []byte("\x82"))}, errInvalidUTF8},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -218,8 +226,11 @@ func TestWebSocketReaders(t *testing.T) {
 			require.Equal(t, "4after-ping", got)
 			require.Equal(t, "are-you-there", <-pong)
 
-			require.NoError(t, c.WriteMessage(fws.CloseMessage, fws.FormatCloseMessage(fws.CloseNormalClosure, "")))
+			// The close handshake: the client's close frame is answered
+			// with one echoing its code, then the server ends TCP.
+			require.NoError(t, c.WriteMessage(fws.CloseMessage, fws.FormatCloseMessage(fws.CloseGoingAway, "")))
 			require.Equal(t, ReasonTransportClose, <-ts.handler.closed)
+			requireCloseCode(t, c, fws.CloseGoingAway)
 		})
 	}
 }
@@ -312,4 +323,118 @@ func TestBrokenProbeIsRefused(t *testing.T) {
 	status, body := do(t, "GET", q, "")
 	require.Equal(t, 200, status)
 	require.Contains(t, body, "4still-polling")
+}
+
+// utf8Prefix accepts exactly the texts that more bytes can still make
+// UTF-8, checked against utf8.Valid over every one- and two-byte text and
+// every three-byte text that starts a multi-byte character, alone and after
+// a valid beginning, and over a few with an invalid beginning.
+func TestUTF8Prefix(t *testing.T) {
+	// completable reports whether some continuation makes p valid. A
+	// character is at most four bytes, and only the second byte of one
+	// has a range narrower than 0x80-0xBF, so trying each second byte
+	// followed by 0x80s covers every case.
+	var buf [16]byte
+	completable := func(p []byte) bool {
+		if utf8.Valid(p) {
+			return true
+		}
+		q := append(buf[:0], p...)
+		for k := 1; k <= 3; k++ {
+			q = append(q[:len(p)], 0)
+			for range k - 1 {
+				q = append(q, 0x80)
+			}
+			for x := 0x80; x <= 0xBF; x++ {
+				q[len(p)] = byte(x)
+				if utf8.Valid(q) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	check := func(p []byte) {
+		n, ok := utf8Prefix(p)
+		if want := completable(p); ok != want {
+			t.Fatalf("utf8Prefix(%x) = %v, want %v", p, ok, want)
+		}
+		if ok && (!utf8.Valid(p[:n]) || len(p)-n > 3) {
+			t.Fatalf("utf8Prefix(%x) = %d", p, n)
+		}
+	}
+	for _, head := range [][]byte{nil, []byte("4κόσμε")} {
+		p := make([]byte, len(head), len(head)+3)
+		copy(p, head)
+		for a := 0; a < 256; a++ {
+			check(append(p, byte(a)))
+			for b := 0; b < 256; b++ {
+				check(append(p, byte(a), byte(b)))
+			}
+		}
+		for a := 0xC0; a < 256; a++ {
+			for b := 0x80; b <= 0xBF; b++ {
+				for _, c := range []byte{0x7f, 0x80, 0xbf, 0xc0} {
+					check(append(p, byte(a), byte(b), c))
+				}
+			}
+		}
+	}
+	for _, p := range []string{"\xff\xe2", "\xff\xe2\x82", "\xc0\xafa\xf0"} {
+		check([]byte(p)) // an invalid beginning whatever the end
+	}
+}
+
+// readFrames feeds chunks to a fresh reader with the given size limit and
+// describes everything it hands the session. It fails the test on a
+// message over the limit, a text message that is not UTF-8 or a control
+// payload over 125 bytes.
+func readFrames(t *testing.T, limit int, chunks ...[]byte) []string {
+	srv := &Server{cfg: Config{MaxPayload: limit}.withDefaults()}
+	a, b := net.Pipe()
+	defer b.Close()
+	srv.conns.Add(1)
+	c := &wsConn{raw: a, srv: srv}
+	defer c.close()
+	var got []string
+	c.sink = func(msg any) {
+		switch m := msg.(type) {
+		case *wsMessage:
+			require.LessOrEqual(t, len(m.data), limit, "a message over the limit")
+			op := byte(0x2)
+			if !m.binary {
+				op = 0x1
+				require.True(t, utf8.Valid(m.data), "a text message that is not UTF-8")
+			}
+			got = append(got, describe(op, m.data))
+		case *wsPing:
+			require.LessOrEqual(t, len(m.data), 125)
+			got = append(got, describe(0x9, m.data))
+		case *wsClosed:
+			got = append(got, fmt.Sprintf("closed:%v:%d", m.err, m.code))
+		}
+	}
+	for _, ch := range chunks {
+		c.feed(bytes.Clone(ch)) // the reader's buffer is reused after each read
+	}
+	return got
+}
+
+// The frame reader never panics, never delivers a message over the limit or
+// text that is not UTF-8, and gives the same result whether the bytes
+// arrive whole or split in two anywhere.
+func FuzzFrameReader(f *testing.F) {
+	for _, tc := range conformanceCases() {
+		if s := bytes.Join(tc.send, nil); len(s) <= 4096 {
+			f.Add(s, uint16(len(s)/2))
+			f.Add(s, uint16(1))
+		}
+	}
+	f.Add(append(clientFrame(false, 0x1, []byte("4ab\xe2")), clientFrame(true, 0x0, []byte("\x82\xacc"))...), uint16(9))
+	f.Fuzz(func(t *testing.T, data []byte, split uint16) {
+		const limit = 1000
+		whole := readFrames(t, limit, data)
+		i := int(split) % (len(data) + 1)
+		require.Equal(t, whole, readFrames(t, limit, data[:i], data[i:]))
+	})
 }

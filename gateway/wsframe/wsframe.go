@@ -17,15 +17,36 @@ const (
 	OpPong   byte = 0xA
 )
 
-// Close codes used by the server.
+// Close codes.
 const (
-	CloseNormal      uint16 = 1000
-	CloseGoingAway   uint16 = 1001
-	CloseProtocol    uint16 = 1002
-	CloseTooBig      uint16 = 1009
-	ClosePolicy      uint16 = 1008
-	CloseServerError uint16 = 1011
+	CloseNormal       uint16 = 1000
+	CloseGoingAway    uint16 = 1001
+	CloseProtocol     uint16 = 1002
+	CloseUnsupported  uint16 = 1003 // a kind of data the endpoint cannot accept
+	CloseInvalidData  uint16 = 1007 // a text message or close reason that is not UTF-8
+	ClosePolicy       uint16 = 1008
+	CloseTooBig       uint16 = 1009
+	CloseServerError  uint16 = 1011
+	closeLastDefined  uint16 = 1014 // the last code registered with IANA so far
+	closeFirstPrivate uint16 = 3000
+	closeLastPrivate  uint16 = 4999
 )
+
+// ValidCloseCode reports whether a peer may send code in a close frame (RFC
+// 6455 section 7.4): a code defined by the RFC or registered with IANA
+// (1000-1003, 1007-1014), or one for libraries, frameworks and applications
+// (3000-4999). 1004 is reserved, 1005 and 1006 must never be sent, 1015 is
+// for TLS failures reported locally, and the rest of 1000-2999 is
+// unassigned.
+func ValidCloseCode(code uint16) bool {
+	switch {
+	case code >= CloseNormal && code <= CloseUnsupported:
+		return true
+	case code >= CloseInvalidData && code <= closeLastDefined:
+		return true
+	}
+	return code >= closeFirstPrivate && code <= closeLastPrivate
+}
 
 // HeaderLen returns the length of the header of a final, unmasked frame with
 // an n-byte payload.
@@ -65,8 +86,12 @@ func AppendFrame(dst []byte, op byte, prefix, payload []byte) []byte {
 }
 
 // AppendClose appends a close frame with a status code and a reason
-// (truncated to fit the 125-byte control-frame limit).
+// (truncated to fit the 125-byte control-frame limit). Code 0 means no
+// status: the frame then has no payload at all.
 func AppendClose(dst []byte, code uint16, reason string) []byte {
+	if code == 0 {
+		return AppendHeader(dst, OpClose, 0)
+	}
 	if len(reason) > 123 {
 		reason = reason[:123]
 	}

@@ -88,3 +88,18 @@ func TestAppendCloseTruncatesReason(t *testing.T) {
 	f := AppendClose(nil, CloseNormal, string(bytes.Repeat([]byte("r"), 300)))
 	require.Equal(t, 2+125, len(f), "control frames carry at most 125 bytes")
 }
+
+func TestValidCloseCode(t *testing.T) {
+	valid := []uint16{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999}
+	invalid := []uint16{0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535}
+	for _, c := range valid {
+		require.True(t, ValidCloseCode(c), "%d", c)
+	}
+	for _, c := range invalid {
+		require.False(t, ValidCloseCode(c), "%d", c)
+	}
+}
+
+func TestAppendCloseWithoutStatus(t *testing.T) {
+	require.Equal(t, []byte{0x88, 0}, AppendClose(nil, 0, "ignored"))
+}
