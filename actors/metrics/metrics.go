@@ -6,7 +6,12 @@
 // minute, then stopped) and keeps its schedule; only the last snapshot it
 // took is lost, and the next tick takes a new one. The broadcaster collects a
 // snapshot every Interval, keeps it for the admin API and publishes it to the
-// dashboard room.
+// dashboard room. Collect asks other actors and the database, so it runs
+// off the actor, in a goroutine of its own, and its snapshot comes back as a
+// message: the broadcaster never waits on another actor, and a tick that
+// comes while a snapshot is still being taken is skipped. A panic in
+// Collect comes back as a message too and fails the broadcaster, which the
+// supervisor restarts.
 //
 // The schedule is a timer of the actor system's scheduler owned by the
 // supervisor: started in Started, cancelled in Stopping and in Restarting,
@@ -17,6 +22,7 @@ package metrics
 import (
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -30,7 +36,8 @@ import (
 type Config struct {
 	// Interval between snapshots. Zero means 10s.
 	Interval time.Duration
-	// Collect takes a snapshot; it runs in the broadcaster actor.
+	// Collect takes a snapshot; it runs in a goroutine of the
+	// broadcaster's, one at a time.
 	Collect func() any
 	// Rooms is the room manager; Room is where the event goes (dashboard).
 	Rooms *actor.PID
@@ -113,15 +120,32 @@ func (s *supervisor) stopSchedule() {
 }
 
 type broadcaster struct {
-	cfg    Config
-	latest *Latest
+	cfg        Config
+	latest     *Latest
+	collecting bool
 }
+
+// collected carries a snapshot back to the broadcaster; collectFailed a
+// panic of Collect, with its stack.
+type (
+	collected     struct{ snap any }
+	collectFailed struct {
+		reason any
+		stack  []byte
+	}
+)
 
 func (b *broadcaster) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
 	case *tick:
-		b.broadcast(ctx)
+		b.collect(ctx)
+	case *collected:
+		b.collecting = false
+		b.broadcast(ctx, m.snap)
+	case *collectFailed:
+		b.collecting = false
+		panic(fmt.Sprintf("metrics: collect: %v\n%s", m.reason, m.stack))
 	case *Fail:
 		panic("metrics broadcaster: failure requested")
 	default:
@@ -129,8 +153,24 @@ func (b *broadcaster) Receive(ctx actor.Context) {
 	}
 }
 
-func (b *broadcaster) broadcast(ctx actor.Context) {
-	snap := b.cfg.Collect()
+// collect takes a snapshot off the actor unless one is being taken.
+func (b *broadcaster) collect(ctx actor.Context) {
+	if b.collecting {
+		return
+	}
+	b.collecting = true
+	sys, self, fn := ctx.ActorSystem(), ctx.Self(), b.cfg.Collect
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				sys.Root.Send(self, &collectFailed{reason: r, stack: debug.Stack()})
+			}
+		}()
+		sys.Root.Send(self, &collected{snap: fn()})
+	}()
+}
+
+func (b *broadcaster) broadcast(ctx actor.Context, snap any) {
 	b.latest.v.Store(snap)
 	msg, err := rooms.NewBroadcast(b.cfg.Event, snap)
 	if err != nil {

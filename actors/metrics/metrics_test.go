@@ -110,3 +110,79 @@ func TestSupervisorRestartsLeaveNoSchedule(t *testing.T) {
 	require.NoError(t, goleak.Find(running), "goroutines left by %d restarts", n)
 	require.NoError(t, sys.Root.PoisonFuture(sup).Wait())
 }
+
+// failures subscribes to the system's supervision events.
+func failures(t *testing.T, sys *actor.ActorSystem) <-chan *actor.SupervisorEvent {
+	ch := make(chan *actor.SupervisorEvent, 16)
+	sub := sys.EventStream.Subscribe(func(evt any) {
+		if e, ok := evt.(*actor.SupervisorEvent); ok {
+			select {
+			case ch <- e:
+			default:
+			}
+		}
+	})
+	t.Cleanup(func() { sys.EventStream.Unsubscribe(sub) })
+	return ch
+}
+
+// TestBroadcasterDoesNotWaitOnCollect holds Collect (as a slow database or a
+// busy room manager would): the broadcaster still handles its messages
+// meanwhile, and ticks do not pile up snapshots.
+func TestBroadcasterDoesNotWaitOnCollect(t *testing.T) {
+	sys := quiet()
+	release := make(chan struct{})
+	var calls atomic.Int64
+	sup := sys.Root.Spawn(NewSupervisorProps(Config{
+		Interval: 5 * time.Millisecond,
+		Collect:  func() any { calls.Add(1); <-release; return 1 },
+		Rooms:    sys.Root.Spawn(actor.PropsFromFunc(func(actor.Context) {})),
+		Room:     "dashboard",
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}, &Latest{}))
+	defer sys.Root.Stop(sup)
+	require.Eventually(t, func() bool { return calls.Load() == 1 }, time.Second, time.Millisecond)
+	events := failures(t, sys)
+	sys.Root.Send(sup, &Fail{})
+	select {
+	case <-events: // the broadcaster took the message while Collect was held
+	case <-time.After(2 * time.Second):
+		t.Fatal("the broadcaster is stuck behind Collect")
+	}
+	close(release)
+}
+
+// TestCollectPanicFailsTheBroadcaster: a panic inside Collect is supervised
+// like any failure of the broadcaster, and snapshots go on.
+func TestCollectPanicFailsTheBroadcaster(t *testing.T) {
+	sys := quiet()
+	var n atomic.Int64
+	var latest Latest
+	events := failures(t, sys)
+	sup := sys.Root.Spawn(NewSupervisorProps(Config{
+		Interval: 10 * time.Millisecond,
+		Collect: func() any {
+			if n.Add(1) == 2 {
+				panic("collect failed")
+			}
+			return n.Load()
+		},
+		Rooms:  sys.Root.Spawn(actor.PropsFromFunc(func(actor.Context) {})),
+		Room:   "dashboard",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}, &latest))
+	defer sys.Root.Stop(sup)
+	select {
+	case e := <-events:
+		require.Equal(t, actor.RestartDirective, e.Directive)
+	case <-time.After(2 * time.Second):
+		t.Fatal("the panic in Collect was not supervised")
+	}
+	require.Eventually(t, func() bool { v, _ := latest.Load().(int64); return v >= 4 }, 2*time.Second, 5*time.Millisecond)
+}
+
+func quiet() *actor.ActorSystem {
+	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}))
+}
