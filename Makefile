@@ -40,3 +40,8 @@ loadgen:
 bench: build loadgen
 	cd benchmarks/peers/node && npm ci --no-audit --no-fund --loglevel=error
 	./benchmarks/run.sh $(BENCH_FLAGS)
+
+## proto: regenerate the cluster envelope (needs protoc and protoc-gen-go v1.36.12)
+.PHONY: proto
+proto:
+	protoc --go_out=. --go_opt=paths=source_relative actors/cluster/wire/envelope.proto

@@ -16,6 +16,7 @@ type Manager struct {
 	rooms    map[string]*roomRef
 	log      *slog.Logger
 	counters *Counters
+	peers    Peers // nil on a single node
 }
 
 // Counters are the manager's running totals, safe to read from any
@@ -34,6 +35,13 @@ type roomRef struct {
 // restarted on failure (up to 10 times a minute); a restarted room starts
 // empty, and its sockets must join again.
 func NewManagerProps(log *slog.Logger, counters *Counters) *actor.Props {
+	return NewClusterManagerProps(log, counters, nil)
+}
+
+// NewClusterManagerProps is NewManagerProps for a node of a cluster: every
+// publish made on this node, and every join announcement, also goes to
+// peers. A nil peers is a single node.
+func NewClusterManagerProps(log *slog.Logger, counters *Counters, peers Peers) *actor.Props {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -41,7 +49,7 @@ func NewManagerProps(log *slog.Logger, counters *Counters) *actor.Props {
 		counters = &Counters{}
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &Manager{rooms: make(map[string]*roomRef), log: log, counters: counters}
+		return &Manager{rooms: make(map[string]*roomRef), log: log, counters: counters, peers: peers}
 	}, actor.WithSupervisor(actor.NewOneForOneStrategy(10, time.Minute, actor.DefaultDecider)))
 }
 
@@ -75,6 +83,11 @@ func (m *Manager) join(ctx actor.Context, msg *Join) {
 	}
 	ref.size++
 	ctx.Send(ref.pid, msg)
+	if m.peers != nil && msg.Announce != nil {
+		// The other nodes' members of the room hear the announcement too;
+		// the joining socket is not one of them.
+		m.peers.Publish(&Publish{Rooms: []string{msg.Room}, Broadcast: msg.Announce})
+	}
 }
 
 func (m *Manager) leave(ctx actor.Context, msg *Leave) {
@@ -119,7 +132,12 @@ func (m *Manager) publish(ctx actor.Context, msg *Publish) {
 	}
 	m.counters.Published.Add(1)
 	m.counters.Addressed.Add(int64(recipients))
-	if msg.Reply != nil {
+	switch {
+	case m.peers != nil && !msg.Forwarded && msg.Reply != nil:
+		m.peers.PublishCounted(msg, recipients)
+	case m.peers != nil && !msg.Forwarded:
+		m.peers.Publish(msg)
+	case msg.Reply != nil:
 		msg.Reply <- recipients
 	}
 	if len(names) == 0 {

@@ -75,6 +75,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		MetricsPublic:     cfg.MetricsPublic,
 		Logger:            log,
 		ActorLogger:       actorLogger(log),
+		Cluster:           cfg.cluster(log),
 	})
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/queuecast/queuecast/actors/clients"
+	"github.com/queuecast/queuecast/actors/cluster"
 	"github.com/queuecast/queuecast/actors/metrics"
 	"github.com/queuecast/queuecast/actors/queue"
 	"github.com/queuecast/queuecast/actors/rooms"
@@ -67,6 +68,9 @@ type Config struct {
 	MetricsPublic   bool
 	Logger          *slog.Logger
 	ActorLogger     *slog.Logger
+	// Cluster, when set, makes this server a node of a cluster: room
+	// publishes reach every node. Nil is a single node.
+	Cluster *cluster.Config
 }
 
 // Server is a running queuecast node.
@@ -86,6 +90,7 @@ type Server struct {
 	Store    persistence.Store
 	ownStore bool
 	Queues   *queue.Queues
+	cluster  *clusterNode // nil on a single node
 
 	rateMu  sync.Mutex
 	rateAt  time.Time
@@ -125,8 +130,16 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.System = system.New(cfg.ActorLogger)
-	var err error
-	if s.rooms, err = s.System.Root.SpawnNamed(rooms.NewManagerProps(log, &s.counters), "rooms"); err != nil {
+	peers, err := s.newCluster(cfg.Cluster)
+	if err != nil {
+		s.closeStore()
+		return nil, err
+	}
+	if s.rooms, err = s.System.Root.SpawnNamed(rooms.NewClusterManagerProps(log, &s.counters, peers), "rooms"); err != nil {
+		return nil, err
+	}
+	if err := s.startCluster(); err != nil {
+		s.closeStore()
 		return nil, err
 	}
 	if s.directory, err = s.System.Root.SpawnNamed(clients.NewDirectoryProps(log), "clients"); err != nil {
@@ -210,7 +223,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			err = errors.Join(err, e)
 		}
 	}
-	s.System.Shutdown()
+	err = errors.Join(err, s.stopCluster(ctx))
+	if !s.System.IsStopped() {
+		s.System.Shutdown()
+	}
 	return errors.Join(err, s.closeStore())
 }
 
@@ -327,5 +343,6 @@ func (s *Server) registry() *prometheus.Registry {
 		func() float64 { return float64(s.transport.Sessions()) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "queuecast_goroutines", Help: "Goroutines."},
 		func() float64 { return float64(runtime.NumGoroutine()) }))
+	reg.MustRegister(s.clusterCollectors()...)
 	return reg
 }
