@@ -68,6 +68,9 @@ func NewNode(sys *actor.ActorSystem, cfg Config) (*Node, error) {
 // Start opens the cluster listener on Host:Port and joins. It takes about
 // a second (the library waits for its first topology).
 func (n *Node) Start() (err error) {
+	if err := n.preflight(); err != nil {
+		return err
+	}
 	defer func() {
 		// The library panics where it cannot go on: a port taken, a
 		// provider that cannot register.

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
 	"github.com/labstack/echo"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // newProvider builds the configured membership provider, and a function
@@ -20,7 +22,7 @@ import (
 func (n *Node) newProvider() (cluster.ClusterProvider, func(), error) {
 	switch n.cfg.Provider {
 	case ProviderEtcd:
-		p, err := etcd.NewWithConfig("/queuecast", clientv3.Config{Endpoints: n.cfg.EtcdEndpoints, DialTimeout: 5 * time.Second})
+		p, err := etcd.NewWithConfig(etcdBaseKey, n.etcdConfig())
 		if err != nil {
 			return nil, nil, fmt.Errorf("cluster: etcd %v: %w", n.cfg.EtcdEndpoints, err)
 		}
@@ -28,6 +30,33 @@ func (n *Node) newProvider() (cluster.ClusterProvider, func(), error) {
 	default:
 		return n.automanaged()
 	}
+}
+
+const etcdBaseKey = "/queuecast"
+
+func (n *Node) etcdConfig() clientv3.Config {
+	// The etcd client's own zap logging would bypass slog; its failures
+	// reach the operator through the provider's errors instead.
+	return clientv3.Config{Endpoints: n.cfg.EtcdEndpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()}
+}
+
+// preflight checks, within 5 s, that the provider's server answers: the
+// library's etcd provider waits forever for an unreachable one.
+func (n *Node) preflight() error {
+	if n.cfg.Provider != ProviderEtcd {
+		return nil
+	}
+	c, err := clientv3.New(n.etcdConfig())
+	if err != nil {
+		return fmt.Errorf("cluster: etcd %v: %w", n.cfg.EtcdEndpoints, err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.Get(ctx, etcdBaseKey, clientv3.WithCountOnly()); err != nil {
+		return fmt.Errorf("cluster: etcd %v does not answer: %w", n.cfg.EtcdEndpoints, err)
+	}
+	return nil
 }
 
 // automanaged is the library's automanaged provider with its health

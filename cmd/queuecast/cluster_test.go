@@ -132,7 +132,9 @@ func (p *ports) release() {
 
 // startCluster starts n nodes on one database, each listing all of them as
 // seeds, and waits until every node sees all n members.
-func startCluster(t *testing.T, n int) []*node {
+// provider is extra environment for every node: the membership provider
+// (automanaged when empty).
+func startCluster(t *testing.T, n int, provider ...string) []*node {
 	t.Helper()
 	bin := nodeBinary(t)
 	dsn := pgtest.DSN(t)
@@ -149,13 +151,16 @@ func startCluster(t *testing.T, n int) []*node {
 		seeds = append(seeds, nodes[i].grpcAddr)
 	}
 	free.release()
+	// A name of its own, so that concurrent runs on one etcd never meet.
+	name := "test-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	start := func(nd *node) {
 		_, nodePort, _ := net.SplitHostPort(nd.grpcAddr)
 		nd.cmd = exec.Command(bin, "serve")
 		nd.cmd.Env = append(os.Environ(), "DATA_DIR="+t.TempDir(), "JWT_SECRET="+clusterSecret,
 			"PORT="+strings.TrimPrefix(nd.base, "http://127.0.0.1:"), "LOG_LEVEL=warn", "NODE_NAME="+nd.name,
-			"DATABASE_URL="+dsn, "CLUSTER_NAME=test", "NODE_HOST=127.0.0.1", "NODE_PORT="+nodePort,
+			"DATABASE_URL="+dsn, "CLUSTER_NAME="+name, "NODE_HOST=127.0.0.1", "NODE_PORT="+nodePort,
 			"CLUSTER_SEEDS="+strings.Join(seeds, ","), "SHUTDOWN_TIMEOUT=5s")
+		nd.cmd.Env = append(nd.cmd.Env, provider...)
 		nd.cmd.Stdout, nd.cmd.Stderr = nd.log, nd.log
 		require.NoError(t, nd.cmd.Start())
 		go func() { _ = nd.cmd.Wait(); close(nd.done) }()
@@ -394,7 +399,21 @@ func TestClusterBroadcastsReachEveryNodeOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three server processes")
 	}
-	nodes := startCluster(t, 3)
+	testClusterBroadcasts(t, startCluster(t, 3))
+}
+
+// The same on etcd membership, when QUEUECAST_TEST_ETCD names an etcd
+// server (e.g. http://127.0.0.1:2379; Debian's etcd-server works). The
+// nodes register under /queuecast in it.
+func TestClusterBroadcastsOnEtcd(t *testing.T) {
+	endpoints := os.Getenv("QUEUECAST_TEST_ETCD")
+	if endpoints == "" || testing.Short() {
+		t.Skip("QUEUECAST_TEST_ETCD is not set")
+	}
+	testClusterBroadcasts(t, startCluster(t, 3, "CLUSTER_PROVIDER=etcd", "ETCD_ENDPOINTS="+endpoints))
+}
+
+func testClusterBroadcasts(t *testing.T, nodes []*node) {
 	authority := auth.NewAuthority([]byte(clusterSecret))
 	admin, err := authority.Issue(auth.Identity{UserID: "admin-c", Role: auth.RoleAdmin}, time.Hour)
 	require.NoError(t, err)
