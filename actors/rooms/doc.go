@@ -8,6 +8,11 @@
 // encodes it and every other member reuses those bytes, so a broadcast costs
 // O(1) allocations whatever the room size.
 //
+// In a cluster the manager also hands every publish made on its node, and
+// every join announcement, to Peers, once; publishes that arrive from
+// other nodes are marked Forwarded and delivered here only. A single node
+// has no Peers and its publish path is unchanged.
+//
 // Nothing here knows the wire protocol: a Broadcast is an event name and a
 // JSON payload, and Outbox is implemented by the gateway.
 package rooms
