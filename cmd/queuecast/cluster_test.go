@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -95,7 +96,9 @@ func (s *syncBuffer) String() string {
 }
 
 // ports holds loopback ports open until release, so that the ports it
-// hands out are distinct and, until then, nobody else's.
+// hands out are distinct and nobody else's meanwhile. They come from below
+// the kernel's ephemeral range (32768 and up on Linux), where no outgoing
+// connection or ":0" listener of another test can take them once released.
 type ports struct {
 	t   *testing.T
 	lns []net.Listener
@@ -105,10 +108,12 @@ type ports struct {
 // automanaged health listener).
 func (p *ports) take(pair bool) int {
 	p.t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(p.t, err)
-		port := ln.Addr().(*net.TCPAddr).Port
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
 		if !pair {
 			p.lns = append(p.lns, ln)
 			return port
@@ -120,7 +125,7 @@ func (p *ports) take(pair bool) int {
 		}
 		_ = ln.Close()
 	}
-	p.t.Fatal("no free port pair")
+	p.t.Fatal("no free port")
 	return 0
 }
 
@@ -128,10 +133,9 @@ func (p *ports) release() {
 	for _, ln := range p.lns {
 		_ = ln.Close()
 	}
+	p.lns = nil
 }
 
-// startCluster starts n nodes on one database, each listing all of them as
-// seeds, and waits until every node sees all n members.
 // provider is extra environment for every node: the membership provider
 // (automanaged when empty).
 func startCluster(t *testing.T, n int, provider ...string) []*node {
@@ -140,9 +144,11 @@ func startCluster(t *testing.T, n int, provider ...string) []*node {
 	dsn := pgtest.DSN(t)
 	nodes := make([]*node, n)
 	var seeds []string
-	free := &ports{t: t}
+	held := make([]*ports, n) // each node's ports, released as it starts
 	for i := range nodes {
-		httpPort, nodePort := free.take(false), free.take(true)
+		held[i] = &ports{t: t}
+		t.Cleanup(held[i].release)
+		httpPort, nodePort := held[i].take(false), held[i].take(true)
 		nodes[i] = &node{
 			name: "n" + strconv.Itoa(i+1), base: "http://127.0.0.1:" + strconv.Itoa(httpPort),
 			ws:       "ws://127.0.0.1:" + strconv.Itoa(httpPort) + "/socket.io/?EIO=4&transport=websocket",
@@ -150,10 +156,11 @@ func startCluster(t *testing.T, n int, provider ...string) []*node {
 		}
 		seeds = append(seeds, nodes[i].grpcAddr)
 	}
-	free.release()
 	// A name of its own, so that concurrent runs on one etcd never meet.
 	name := "test-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	start := func(nd *node) {
+	start := func(i int) {
+		nd := nodes[i]
+		held[i].release()
 		_, nodePort, _ := net.SplitHostPort(nd.grpcAddr)
 		nd.cmd = exec.Command(bin, "serve")
 		nd.cmd.Env = append(os.Environ(), "DATA_DIR="+t.TempDir(), "JWT_SECRET="+clusterSecret,
@@ -174,10 +181,10 @@ func startCluster(t *testing.T, n int, provider ...string) []*node {
 	}
 	// The first node migrates the fresh schema alone; the others start
 	// together once it is ready.
-	start(nodes[0])
+	start(0)
 	waitReady(t, nodes[0])
-	for _, nd := range nodes[1:] {
-		start(nd)
+	for i := range nodes[1:] {
+		start(i + 1)
 	}
 	for _, nd := range nodes {
 		waitReady(t, nd)
