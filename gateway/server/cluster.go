@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -14,6 +16,19 @@ import (
 type clusterNode struct {
 	node   *cluster.Node
 	bridge *cluster.Bridge
+}
+
+// checkCluster refuses cluster mode on a database only this node can see.
+// A Store given by the caller is the caller's responsibility.
+func checkCluster(cfg Config) error {
+	if cfg.Cluster == nil || cfg.Store != nil {
+		return nil
+	}
+	u := cfg.Database.DatabaseURL
+	if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		return errors.New("server: cluster mode needs PostgreSQL shared by every node (Database.DatabaseURL); SQLite is one node's file")
+	}
+	return nil
 }
 
 // newCluster configures cluster mode; nil cfg is a single node, and then
