@@ -73,9 +73,38 @@ type node struct {
 	base     string // HTTP
 	ws       string
 	grpcAddr string // NODE_HOST:NODE_PORT
+	env      []string
+	held     *ports // its ports until it first starts
 	cmd      *exec.Cmd
 	log      *syncBuffer
 	done     chan struct{}
+}
+
+// start runs the node's process (again, after kill).
+func (nd *node) start(t *testing.T) {
+	t.Helper()
+	nd.held.release()
+	nd.cmd = exec.Command(nodeBinary(t), "serve")
+	nd.cmd.Env = nd.env
+	nd.cmd.Stdout, nd.cmd.Stderr = nd.log, nd.log
+	nd.done = make(chan struct{})
+	require.NoError(t, nd.cmd.Start())
+	cmd, done := nd.cmd, nd.done
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+		if t.Failed() {
+			t.Logf("%s log:\n%s", nd.name, nd.log.String())
+		}
+	})
+}
+
+// kill ends the node's process with SIGKILL.
+func (nd *node) kill(t *testing.T) {
+	t.Helper()
+	require.NoError(t, nd.cmd.Process.Kill())
+	<-nd.done
 }
 
 type syncBuffer struct {
@@ -140,7 +169,7 @@ func (p *ports) release() {
 // (automanaged when empty).
 func startCluster(t *testing.T, n int, provider ...string) []*node {
 	t.Helper()
-	bin := nodeBinary(t)
+	nodeBinary(t)
 	dsn := pgtest.DSN(t)
 	nodes := make([]*node, n)
 	var seeds []string
@@ -152,33 +181,22 @@ func startCluster(t *testing.T, n int, provider ...string) []*node {
 		nodes[i] = &node{
 			name: "n" + strconv.Itoa(i+1), base: "http://127.0.0.1:" + strconv.Itoa(httpPort),
 			ws:       "ws://127.0.0.1:" + strconv.Itoa(httpPort) + "/socket.io/?EIO=4&transport=websocket",
-			grpcAddr: "127.0.0.1:" + strconv.Itoa(nodePort), log: &syncBuffer{}, done: make(chan struct{}),
+			grpcAddr: "127.0.0.1:" + strconv.Itoa(nodePort), log: &syncBuffer{},
 		}
 		seeds = append(seeds, nodes[i].grpcAddr)
 	}
 	// A name of its own, so that concurrent runs on one etcd never meet.
 	name := "test-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	start := func(i int) {
-		nd := nodes[i]
-		held[i].release()
+	for i, nd := range nodes {
 		_, nodePort, _ := net.SplitHostPort(nd.grpcAddr)
-		nd.cmd = exec.Command(bin, "serve")
-		nd.cmd.Env = append(os.Environ(), "DATA_DIR="+t.TempDir(), "JWT_SECRET="+clusterSecret,
+		nd.env = append(os.Environ(), "DATA_DIR="+t.TempDir(), "JWT_SECRET="+clusterSecret,
 			"PORT="+strings.TrimPrefix(nd.base, "http://127.0.0.1:"), "LOG_LEVEL=warn", "NODE_NAME="+nd.name,
 			"DATABASE_URL="+dsn, "CLUSTER_NAME="+name, "NODE_HOST=127.0.0.1", "NODE_PORT="+nodePort,
 			"CLUSTER_SEEDS="+strings.Join(seeds, ","), "SHUTDOWN_TIMEOUT=5s")
-		nd.cmd.Env = append(nd.cmd.Env, provider...)
-		nd.cmd.Stdout, nd.cmd.Stderr = nd.log, nd.log
-		require.NoError(t, nd.cmd.Start())
-		go func() { _ = nd.cmd.Wait(); close(nd.done) }()
-		t.Cleanup(func() {
-			_ = nd.cmd.Process.Kill()
-			<-nd.done
-			if t.Failed() {
-				t.Logf("%s log:\n%s", nd.name, nd.log.String())
-			}
-		})
+		nd.env = append(nd.env, provider...)
+		nd.held = held[i]
 	}
+	start := func(i int) { nodes[i].start(t) }
 	// The first node migrates the fresh schema alone; the others start
 	// together once it is ready.
 	start(0)
@@ -507,6 +525,56 @@ func testClusterBroadcasts(t *testing.T, nodes []*node) {
 	for _, c := range []*wsClient{far, near, guest, extra} {
 		got := c.until("bye")
 		require.Equal(t, []string{"hello", "bye"}, append(names(only(got, "hello")), names(only(got, "bye"))...), "%s: %v", c.name, names(got))
+	}
+}
+
+// A node that dies takes only its own sockets with it: the others keep
+// their rooms and keep receiving; a broadcast made before the survivors
+// noticed answers within the count deadline with the nodes that answered.
+// The node back on the same address is relayed to again.
+func TestClusterNodeLeavesAndComesBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three server processes")
+	}
+	nodes := startCluster(t, 3)
+	authority := auth.NewAuthority([]byte(clusterSecret))
+	admin, err := authority.Issue(auth.Identity{UserID: "admin-c", Role: auth.RoleAdmin}, time.Hour)
+	require.NoError(t, err)
+	var socks []*wsClient
+	for _, nd := range nodes {
+		c := connect(t, nd, admin, nd.name)
+		c.emit("joinServiceQueue", map[string]any{"serviceType": "Registrar"})
+		socks = append(socks, c)
+	}
+	var sent struct{ Recipients int }
+	broadcast := func(event string) int {
+		post(t, nodes[0], "/api/admin/broadcast", admin, map[string]any{"event": event, "room": "service-Registrar"}, &sent)
+		return sent.Recipients
+	}
+	require.Equal(t, 3, broadcast("before"))
+
+	nodes[2].kill(t)
+	start := time.Now()
+	got := broadcast("during")
+	t.Logf("broadcast right after the kill answered in %v with %d recipients", time.Since(start), got)
+	require.Less(t, time.Since(start), 4*time.Second, "bounded by the count deadline")
+	require.Contains(t, []int{2, 3}, got, "the dead node answered nothing, or was already gone")
+	require.Eventually(t, func() bool { return metric(nodes[0], "queuecast_cluster_members") == 2 }, 10*time.Second, 50*time.Millisecond)
+	require.Equal(t, 2, broadcast("after"))
+	for _, c := range socks[:2] {
+		require.Equal(t, []string{"before", "during", "after"}, names(withoutJoins(c.until("after"))), c.name)
+	}
+
+	nodes[2].start(t)
+	waitReady(t, nodes[2])
+	for _, nd := range nodes {
+		require.Eventually(t, func() bool { return metric(nd, "queuecast_cluster_members") == 3 }, 15*time.Second, 50*time.Millisecond, nd.name)
+	}
+	back := connect(t, nodes[2], admin, "n3-again")
+	back.emit("joinServiceQueue", map[string]any{"serviceType": "Registrar"})
+	require.Equal(t, 3, broadcast("again"))
+	for _, c := range []*wsClient{socks[0], socks[1], back} {
+		require.Equal(t, []string{"again"}, names(withoutJoins(c.until("again"))), c.name)
 	}
 }
 
