@@ -48,3 +48,8 @@ bench: build loadgen
 SOAK_DURATION ?= 10m
 soak: build loadgen
 	SOAK_DURATION=$(SOAK_DURATION) ./benchmarks/soak.sh $(SOAK_FLAGS)
+
+## proto: regenerate the cluster envelope (needs protoc and protoc-gen-go v1.36.12)
+.PHONY: proto
+proto:
+	protoc --go_out=. --go_opt=paths=source_relative actors/cluster/wire/envelope.proto

@@ -16,6 +16,10 @@
 // strategy; a restart of the manager stops every room, and it logs how
 // many memberships that drops. No room or manager starts a goroutine or a
 // timer.
+// In a cluster the manager also hands every publish made on its node, and
+// every join announcement, to Peers, once; publishes that arrive from
+// other nodes are marked Forwarded and delivered here only. A single node
+// has no Peers and its publish path is unchanged.
 //
 // Nothing here knows the wire protocol: a Broadcast is an event name and a
 // JSON payload, and Outbox is implemented by the gateway.

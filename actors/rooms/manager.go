@@ -17,6 +17,7 @@ type Manager struct {
 	names    map[string]string // room name by PID id, until its Terminated
 	log      *slog.Logger
 	counters *Counters
+	peers    Peers // nil on a single node
 }
 
 // Counters are the manager's running totals, safe to read from any
@@ -37,6 +38,13 @@ type roomRef struct {
 // is stopped: the manager then forgets it and logs, at error level, how
 // many memberships went with it.
 func NewManagerProps(log *slog.Logger, counters *Counters) *actor.Props {
+	return NewClusterManagerProps(log, counters, nil)
+}
+
+// NewClusterManagerProps is NewManagerProps for a node of a cluster: every
+// publish made on this node, and every join announcement, also goes to
+// peers. A nil peers is a single node.
+func NewClusterManagerProps(log *slog.Logger, counters *Counters, peers Peers) *actor.Props {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -44,7 +52,7 @@ func NewManagerProps(log *slog.Logger, counters *Counters) *actor.Props {
 		counters = &Counters{}
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &Manager{rooms: make(map[string]*roomRef), names: make(map[string]string), log: log, counters: counters}
+		return &Manager{rooms: make(map[string]*roomRef), names: make(map[string]string), log: log, counters: counters, peers: peers}
 	},
 		actor.WithSupervisor(actor.NewOneForOneStrategy(10, time.Minute, actor.DefaultDecider)),
 		// A restart would stop every room with the manager, and every
@@ -98,6 +106,11 @@ func (m *Manager) join(ctx actor.Context, msg *Join) {
 	}
 	ref.size++
 	ctx.Send(ref.pid, msg)
+	if m.peers != nil && msg.Announce != nil {
+		// The other nodes' members of the room hear the announcement too;
+		// the joining socket is not one of them.
+		m.peers.Publish(&Publish{Rooms: []string{msg.Room}, Broadcast: msg.Announce})
+	}
 }
 
 func (m *Manager) leave(ctx actor.Context, msg *Leave) {
@@ -168,7 +181,12 @@ func (m *Manager) publish(ctx actor.Context, msg *Publish) {
 	}
 	m.counters.Published.Add(1)
 	m.counters.Addressed.Add(int64(recipients))
-	if msg.Reply != nil {
+	switch {
+	case m.peers != nil && !msg.Forwarded && msg.Reply != nil:
+		m.peers.PublishCounted(msg, recipients)
+	case m.peers != nil && !msg.Forwarded:
+		m.peers.Publish(msg)
+	case msg.Reply != nil:
 		msg.Reply <- recipients
 	}
 	if len(names) == 0 {

@@ -61,12 +61,16 @@ type LeaveAll struct {
 
 // Publish delivers a broadcast to every member of the named rooms, once per
 // socket even when it is in several of them, except the socket Except. When
-// Reply is set the manager sends it the number of sockets addressed.
+// Reply is set the manager sends it the number of sockets addressed (in the
+// whole cluster when the manager has Peers).
 type Publish struct {
 	Rooms     []string
 	Except    string
 	Broadcast *Broadcast
 	Reply     chan<- int
+	// Forwarded marks a publish that arrived from another node: it is
+	// delivered to this node's members only, never handed to Peers again.
+	Forwarded bool
 }
 
 // Fail makes the room named Room panic once (for tests of supervision).

@@ -62,11 +62,12 @@ func fixtureCommand() *cobra.Command {
 }
 
 // newActorSystem returns an actor system that logs through log at warn and
-// above: protoactor's own info lines are noise for an operator.
+// above: protoactor's own info lines are noise for an operator. A message
+// it repeats is logged at most once per 10 s.
 func newActorSystem(log *slog.Logger) *actor.ActorSystem {
 	return system.New(actorLogger(log))
 }
 
 func actorLogger(log *slog.Logger) *slog.Logger {
-	return slog.New(levelFloor{log.Handler(), slog.LevelWarn}).With("lib", "protoactor")
+	return slog.New(newRepeatLimit(levelFloor{log.Handler(), slog.LevelWarn}, 10*time.Second)).With("lib", "protoactor")
 }

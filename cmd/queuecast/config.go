@@ -1,14 +1,18 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/queuecast/queuecast/actors/cluster"
 	"github.com/queuecast/queuecast/gateway/limits"
 	"github.com/queuecast/queuecast/gateway/origins"
 	"github.com/queuecast/queuecast/persistence"
@@ -57,7 +61,17 @@ type config struct {
 	RESTBurst     int     `env:"REST_BURST_PER_IP" envDefault:"200"`
 	TokenRate     float64 `env:"REST_RATE_PER_TOKEN" envDefault:"20"`
 	TokenBurst    int     `env:"REST_BURST_PER_TOKEN" envDefault:"50"`
+	// Cluster mode: on when ClusterName is set.
+	ClusterName     string   `env:"CLUSTER_NAME"`
+	NodeHost        string   `env:"NODE_HOST" envDefault:"127.0.0.1"`
+	NodePort        int      `env:"NODE_PORT" envDefault:"7700"`
+	ClusterSeeds    []string `env:"CLUSTER_SEEDS" envSeparator:","`
+	ClusterProvider string   `env:"CLUSTER_PROVIDER" envDefault:"automanaged"`
+	EtcdEndpoints   []string `env:"ETCD_ENDPOINTS" envSeparator:","`
 }
+
+// clusterVars are the variables that only mean something in cluster mode.
+var clusterVars = []string{"NODE_HOST", "NODE_PORT", "CLUSTER_SEEDS", "CLUSTER_PROVIDER", "ETCD_ENDPOINTS"}
 
 func loadConfig() (config, error) {
 	var c config
@@ -75,6 +89,11 @@ func loadConfig() (config, error) {
 		return c, fmt.Errorf("SOCKET_IO_ORIGIN: %w", err)
 	}
 	if err := c.checkLimits(); err != nil {
+		return c, err
+	}
+	c.ClusterSeeds = trimAll(c.ClusterSeeds)
+	c.EtcdEndpoints = trimAll(c.EtcdEndpoints)
+	if err := c.validateCluster(); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -117,6 +136,57 @@ func (c config) checkLimits() error {
 	return nil
 }
 
+func trimAll(list []string) []string {
+	out := list[:0]
+	for _, s := range list {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// validateCluster refuses a cluster configuration that cannot work, with
+// the variable to fix in the message.
+func (c config) validateCluster() error {
+	if c.ClusterName == "" {
+		for _, v := range clusterVars {
+			if _, set := os.LookupEnv(v); set {
+				return fmt.Errorf("%s is set but CLUSTER_NAME is not: set CLUSTER_NAME to run as a cluster node, or unset %s", v, v)
+			}
+		}
+		return nil
+	}
+	if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return errors.New("cluster mode (CLUSTER_NAME) needs PostgreSQL shared by every node: set DATABASE_URL=postgres://...; SQLite is one node's file")
+	}
+	if ip := net.ParseIP(c.NodeHost); c.NodeHost == "" || (ip != nil && ip.IsUnspecified()) {
+		return fmt.Errorf("NODE_HOST %q: name the address other nodes reach this one at (it is bound and advertised); 0.0.0.0 and :: are not", c.NodeHost)
+	}
+	if c.NodePort < 1 || c.NodePort > 65534 {
+		return fmt.Errorf("NODE_PORT %d: want 1-65534 (automanaged also listens on NODE_PORT+1)", c.NodePort)
+	}
+	if c.NodePort == c.Port || c.NodePort+1 == c.Port {
+		return fmt.Errorf("NODE_PORT %d: PORT %d is the HTTP port; NODE_PORT and NODE_PORT+1 must be other ports", c.NodePort, c.Port)
+	}
+	switch c.ClusterProvider {
+	case cluster.ProviderAutomanaged:
+		for _, s := range c.ClusterSeeds {
+			host, p, err := net.SplitHostPort(s)
+			if n, perr := strconv.Atoi(p); err != nil || host == "" || perr != nil || n < 1 || n > 65534 {
+				return fmt.Errorf("CLUSTER_SEEDS: %q is not host:port with a port in 1-65534 (list the nodes' NODE_PORTs)", s)
+			}
+		}
+	case cluster.ProviderEtcd:
+		if len(c.EtcdEndpoints) == 0 {
+			return errors.New("CLUSTER_PROVIDER=etcd needs ETCD_ENDPOINTS (comma-separated, e.g. http://127.0.0.1:2379)")
+		}
+	default:
+		return fmt.Errorf("CLUSTER_PROVIDER %q: want automanaged or etcd", c.ClusterProvider)
+	}
+	return nil
+}
+
 // limits turns the environment's limits into limits.Config, where 0 is the
 // default and off is negative.
 func (c config) limits() limits.Config {
@@ -138,6 +208,17 @@ func (c config) limits() limits.Config {
 		MaxConns: count(c.MaxConns), MaxConnsPerAddr: count(c.MaxConnsPerIP),
 		RESTRate: rate(c.RESTRate), RESTBurst: c.RESTBurst,
 		TokenRate: rate(c.TokenRate), TokenBurst: c.TokenBurst,
+	}
+}
+
+// cluster is the cluster configuration, nil on a single node.
+func (c config) cluster(log *slog.Logger) *cluster.Config {
+	if c.ClusterName == "" {
+		return nil
+	}
+	return &cluster.Config{
+		Name: c.ClusterName, Host: c.NodeHost, Port: c.NodePort, Seeds: c.ClusterSeeds,
+		Provider: c.ClusterProvider, EtcdEndpoints: c.EtcdEndpoints, Logger: log,
 	}
 }
 

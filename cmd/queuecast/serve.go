@@ -81,6 +81,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		HTTPIdleTimeout:   cfg.HTTPIdleTimeout,
 		Logger:            log,
 		ActorLogger:       actorLogger(log),
+		Cluster:           cfg.cluster(log),
 	})
 	if err != nil {
 		return err

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/queuecast/queuecast/actors/clients"
+	"github.com/queuecast/queuecast/actors/cluster"
 	"github.com/queuecast/queuecast/actors/metrics"
 	"github.com/queuecast/queuecast/actors/queue"
 	"github.com/queuecast/queuecast/actors/rooms"
@@ -85,6 +86,9 @@ type Config struct {
 	MetricsPublic   bool
 	Logger          *slog.Logger
 	ActorLogger     *slog.Logger
+	// Cluster, when set, makes this server a node of a cluster: room
+	// publishes reach every node. Nil is a single node.
+	Cluster *cluster.Config
 }
 
 // Server is a running queuecast node.
@@ -110,6 +114,7 @@ type Server struct {
 
 	stopOnce sync.Once
 	stopErr  error
+	cluster  *clusterNode // nil on a single node
 
 	rateMu  sync.Mutex
 	rateAt  time.Time
@@ -139,6 +144,9 @@ var failAfterStep func(step string) error
 func New(cfg Config) (_ *Server, err error) {
 	if cfg.Auth == nil {
 		return nil, errors.New("server: Config.Auth is required")
+	}
+	if err := checkCluster(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -195,7 +203,14 @@ func New(cfg Config) (_ *Server, err error) {
 	}
 
 	s.System = system.New(cfg.ActorLogger)
-	if s.rooms, err = s.System.Root.SpawnNamed(rooms.NewManagerProps(log, &s.counters), "rooms"); err != nil {
+	peers, err := s.newCluster(cfg.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	if s.rooms, err = s.System.Root.SpawnNamed(rooms.NewClusterManagerProps(log, &s.counters, peers), "rooms"); err != nil {
+		return nil, err
+	}
+	if err := s.startCluster(); err != nil {
 		return nil, err
 	}
 	if s.directory, err = s.System.Root.SpawnNamed(clients.NewDirectoryProps(log), "clients"); err != nil {
@@ -346,7 +361,9 @@ func (s *Server) shutdown(ctx context.Context) error {
 			err = errors.Join(err, within(ctx, a.name, s.System.Root.PoisonFuture(a.pid).Wait))
 		}
 	}
-	if s.System != nil {
+	// Leaving the cluster stops the actor system too.
+	err = errors.Join(err, s.stopCluster(ctx))
+	if s.System != nil && !s.System.IsStopped() {
 		s.System.Shutdown()
 	}
 	s.abort(errShuttingDown)
@@ -514,5 +531,6 @@ func (s *Server) registry() *prometheus.Registry {
 			ConstLabels: prometheus.Labels{"limit": limit},
 		}, func() float64 { return float64(n.Load()) }))
 	}
+	reg.MustRegister(s.clusterCollectors()...)
 	return reg
 }

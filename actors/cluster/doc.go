@@ -1,0 +1,28 @@
+// Package cluster joins queuecast nodes into one system for broadcasts.
+//
+// Each node runs one relay actor, named "relay". A room publish made on a
+// node goes to its own room manager and, once, to the relay of every other
+// live node (Bridge, the manager's rooms.Peers); that relay hands it to its
+// node's manager marked Forwarded, which delivers it to its own members and
+// never forwards it again. So each node frames a broadcast once, a
+// publisher's broadcasts arrive in the order it sent them (one manager
+// mailbox, then one ordered stream per pair of nodes), and membership stays
+// where the sockets are: a node joining or leaving changes nothing on the
+// others. Cluster PubSub and grains are not used.
+//
+// Everything nodes send each other is one registered proto type,
+// wire.Envelope (version, kind, payload); a relay logs (rate-limited) and
+// drops an envelope of an unknown version or kind, and a gRPC interceptor
+// turns the library's panic on an unknown proto type into a dropped stream,
+// so a rolling deploy cannot crash a node.
+//
+// The package speaks to the cluster library through two small interfaces of
+// its own, Membership (who is live) and Relay (send an envelope to a node);
+// Node implements both with protoactor-go's cluster and remote, so another
+// membership source or library version is a change to node.go and
+// provider.go only.
+//
+// Concurrency: Bridge's methods are called by the room manager, one at a
+// time; its view of the members is an atomic snapshot written by
+// Membership's watcher. The relay actor owns the pending recipient counts.
+package cluster
