@@ -30,21 +30,38 @@ type Bridge struct {
 	local      *actor.PID               // this node's relay actor
 	gatherID   atomic.Uint64
 	drops      *dropLog
+
+	name             string
+	tag              uint32
+	table            atomic.Pointer[peerTable] // written by the relay actor only
+	answer           Answerer                  // set before Start
+	localConnections func() int64              // set before Start
 }
 
 // NewBridge returns a bridge that learns the members from membership and
 // sends through relay. It relays nothing until Start.
 func NewBridge(sys *actor.ActorSystem, membership Membership, relay Relay, cfg Config) *Bridge {
 	cfg = cfg.withDefaults()
-	return &Bridge{sys: sys, membership: membership, relay: relay, cfg: cfg, self: membership.Self(),
-		drops: newDropLog(cfg.Logger, dropLogInterval)}
+	b := &Bridge{sys: sys, membership: membership, relay: relay, cfg: cfg, self: membership.Self(),
+		drops: newDropLog(cfg.Logger, dropLogInterval), name: cfg.NodeName, tag: newTag()}
+	if b.name == "" {
+		b.name = b.self
+	}
+	return b
+}
+
+// Serve makes this node answer other nodes' queries with answer and report
+// connections() as its connection count. Call it before Start.
+func (b *Bridge) Serve(answer Answerer, connections func() int64) {
+	b.answer, b.localConnections = answer, connections
 }
 
 // Start spawns the relay actor, which hands other nodes' publishes to
 // roomsPID, and begins following the member list.
 func (b *Bridge) Start(roomsPID *actor.PID) error {
 	pid, err := b.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		return &relayActor{rooms: roomsPID, bridge: b, gathers: make(map[uint64]*gather)}
+		return &relayActor{rooms: roomsPID, bridge: b, gathers: make(map[uint64]*gather),
+			queries: make(map[uint64]*query), left: make(map[string]bool)}
 	}), relayName)
 	if err != nil {
 		return err
@@ -63,6 +80,9 @@ func (b *Bridge) setMembers(members []string) {
 	}
 	b.others.Store(&others)
 	b.members.Store(int64(len(others) + 1))
+	if b.local != nil {
+		b.sys.Root.Send(b.local, &membersChanged{members: members})
+	}
 }
 
 // Members is the number of live members this node knows, itself included.

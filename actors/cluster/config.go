@@ -44,7 +44,17 @@ type Config struct {
 	// dropped and logged. The gRPC receive limit is set from it. Default
 	// 2 MiB.
 	MaxMessageBytes int
-	Logger          *slog.Logger
+	// NodeName names this node to the others (in admin answers and
+	// loadBalancingMetrics). Default: its cluster address (Membership.Self).
+	NodeName string
+	// HTTPAddress is the host:port where other nodes reach this node's
+	// HTTP listener to forward polling requests and WebSocket upgrades of
+	// sessions it owns. Empty: nothing is forwarded here.
+	HTTPAddress string
+	// Heartbeat is how often a node tells the others its connection count
+	// and addresses. Default 1s.
+	Heartbeat time.Duration
+	Logger    *slog.Logger
 }
 
 // endpointBatch is the most messages protoactor's endpoint writer puts in
@@ -74,6 +84,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = 2 << 20
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -107,7 +120,7 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("cluster: provider %q: want %s or %s", c.Provider, ProviderAutomanaged, ProviderEtcd)
 	}
-	if c.MaxMessageBytes < 0 || c.GatherTimeout < 0 || c.RefreshInterval < 0 {
+	if c.MaxMessageBytes < 0 || c.GatherTimeout < 0 || c.RefreshInterval < 0 || c.Heartbeat < 0 {
 		return errors.New("cluster: negative limit")
 	}
 	return nil

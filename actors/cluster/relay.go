@@ -22,11 +22,30 @@ type relayActor struct {
 	rooms   *actor.PID
 	bridge  *Bridge
 	gathers map[uint64]*gather
+	queries map[uint64]*query
+	left    map[string]bool // addresses that left, until they rejoin
+	stop    chan struct{}   // ends the heartbeat
 }
 
 func (r *relayActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+	case *actor.Started:
+		r.stop = make(chan struct{})
+		startHeartbeat(ctx.ActorSystem(), ctx.Self(), r.bridge.cfg.Heartbeat, r.stop)
+	case *actor.Stopping, *actor.Restarting:
+		if r.stop != nil {
+			close(r.stop)
+			r.stop = nil
+		}
+	case *actor.Stopped:
+	case *heartbeat:
+		r.bridge.sendInfo(r.bridge.peers())
+	case *membersChanged:
+		r.members(m)
+	case *query:
+		r.startQuery(m)
+	case *queryExpired:
+		r.expireQuery(m)
 	case *wire.Envelope:
 		r.receive(ctx, m)
 	case *gather:
@@ -58,6 +77,27 @@ func (r *relayActor) receive(ctx actor.Context, env *wire.Envelope) {
 			return
 		}
 		r.count(&m)
+	case wire.Kind_KIND_NODE_INFO:
+		var m wire.NodeInfo
+		if err := proto.Unmarshal(env.Payload, &m); err != nil {
+			r.bridge.drops.drop("undecodable node info", slog.Any("err", err))
+			return
+		}
+		r.nodeInfo(&m)
+	case wire.Kind_KIND_QUERY:
+		var m wire.Query
+		if err := proto.Unmarshal(env.Payload, &m); err != nil {
+			r.bridge.drops.drop("undecodable query", slog.Any("err", err))
+			return
+		}
+		r.answerQuery(&m)
+	case wire.Kind_KIND_ANSWER:
+		var m wire.Answer
+		if err := proto.Unmarshal(env.Payload, &m); err != nil {
+			r.bridge.drops.drop("undecodable answer", slog.Any("err", err))
+			return
+		}
+		r.takeAnswer(&m)
 	default:
 		r.bridge.drops.drop("unknown envelope kind", slog.Int("kind", int(env.Kind)))
 	}

@@ -35,6 +35,9 @@ const (
 	Kind_KIND_UNSPECIFIED Kind = 0
 	Kind_KIND_BROADCAST   Kind = 1 // payload: Broadcast
 	Kind_KIND_COUNT       Kind = 2 // payload: Count
+	Kind_KIND_NODE_INFO   Kind = 3 // payload: NodeInfo
+	Kind_KIND_QUERY       Kind = 4 // payload: Query
+	Kind_KIND_ANSWER      Kind = 5 // payload: Answer
 )
 
 // Enum value maps for Kind.
@@ -43,11 +46,17 @@ var (
 		0: "KIND_UNSPECIFIED",
 		1: "KIND_BROADCAST",
 		2: "KIND_COUNT",
+		3: "KIND_NODE_INFO",
+		4: "KIND_QUERY",
+		5: "KIND_ANSWER",
 	}
 	Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED": 0,
 		"KIND_BROADCAST":   1,
 		"KIND_COUNT":       2,
+		"KIND_NODE_INFO":   3,
+		"KIND_QUERY":       4,
+		"KIND_ANSWER":      5,
 	}
 )
 
@@ -288,6 +297,216 @@ func (x *Count) GetNode() string {
 	return ""
 }
 
+// NodeInfo is what a node tells every other node about itself, on every
+// topology change and once a second: what forwarding and cluster-wide
+// answers need to know about it.
+type NodeInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`                // its cluster address
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`                // NODE_NAME
+	Http          string                 `protobuf:"bytes,3,opt,name=http,proto3" json:"http,omitempty"`                // host:port of its HTTP listener
+	Tag           uint32                 `protobuf:"varint,4,opt,name=tag,proto3" json:"tag,omitempty"`                 // the tag in its session and client ids
+	Connections   int64                  `protobuf:"varint,5,opt,name=connections,proto3" json:"connections,omitempty"` // its connected sockets
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeInfo) Reset() {
+	*x = NodeInfo{}
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeInfo) ProtoMessage() {}
+
+func (x *NodeInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
+func (*NodeInfo) Descriptor() ([]byte, []int) {
+	return file_actors_cluster_wire_envelope_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *NodeInfo) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *NodeInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NodeInfo) GetHttp() string {
+	if x != nil {
+		return x.Http
+	}
+	return ""
+}
+
+func (x *NodeInfo) GetTag() uint32 {
+	if x != nil {
+		return x.Tag
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetConnections() int64 {
+	if x != nil {
+		return x.Connections
+	}
+	return 0
+}
+
+// Query asks every other node for a part of a cluster-wide answer; each
+// answers reply_to with an Answer.
+type Query struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GatherId      uint64                 `protobuf:"varint,1,opt,name=gather_id,json=gatherId,proto3" json:"gather_id,omitempty"`
+	ReplyTo       string                 `protobuf:"bytes,2,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	What          string                 `protobuf:"bytes,3,opt,name=what,proto3" json:"what,omitempty"`                         // "clients", "client" or "stats"
+	SocketId      string                 `protobuf:"bytes,4,opt,name=socket_id,json=socketId,proto3" json:"socket_id,omitempty"` // for "client"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Query) Reset() {
+	*x = Query{}
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Query) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Query) ProtoMessage() {}
+
+func (x *Query) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Query.ProtoReflect.Descriptor instead.
+func (*Query) Descriptor() ([]byte, []int) {
+	return file_actors_cluster_wire_envelope_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Query) GetGatherId() uint64 {
+	if x != nil {
+		return x.GatherId
+	}
+	return 0
+}
+
+func (x *Query) GetReplyTo() string {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return ""
+}
+
+func (x *Query) GetWhat() string {
+	if x != nil {
+		return x.What
+	}
+	return ""
+}
+
+func (x *Query) GetSocketId() string {
+	if x != nil {
+		return x.SocketId
+	}
+	return ""
+}
+
+// Answer is one node's part: JSON whose shape depends on the query.
+type Answer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GatherId      uint64                 `protobuf:"varint,1,opt,name=gather_id,json=gatherId,proto3" json:"gather_id,omitempty"`
+	Node          string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	Data          []byte                 `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"` // empty: nothing to add (a socket not on this node)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Answer) Reset() {
+	*x = Answer{}
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Answer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Answer) ProtoMessage() {}
+
+func (x *Answer) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Answer.ProtoReflect.Descriptor instead.
+func (*Answer) Descriptor() ([]byte, []int) {
+	return file_actors_cluster_wire_envelope_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Answer) GetGatherId() uint64 {
+	if x != nil {
+		return x.GatherId
+	}
+	return 0
+}
+
+func (x *Answer) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *Answer) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 var File_actors_cluster_wire_envelope_proto protoreflect.FileDescriptor
 
 const file_actors_cluster_wire_envelope_proto_rawDesc = "" +
@@ -309,12 +528,31 @@ const file_actors_cluster_wire_envelope_proto_rawDesc = "" +
 	"\n" +
 	"recipients\x18\x02 \x01(\x03R\n" +
 	"recipients\x12\x12\n" +
-	"\x04node\x18\x03 \x01(\tR\x04node*@\n" +
+	"\x04node\x18\x03 \x01(\tR\x04node\"z\n" +
+	"\bNodeInfo\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04http\x18\x03 \x01(\tR\x04http\x12\x10\n" +
+	"\x03tag\x18\x04 \x01(\rR\x03tag\x12 \n" +
+	"\vconnections\x18\x05 \x01(\x03R\vconnections\"p\n" +
+	"\x05Query\x12\x1b\n" +
+	"\tgather_id\x18\x01 \x01(\x04R\bgatherId\x12\x19\n" +
+	"\breply_to\x18\x02 \x01(\tR\areplyTo\x12\x12\n" +
+	"\x04what\x18\x03 \x01(\tR\x04what\x12\x1b\n" +
+	"\tsocket_id\x18\x04 \x01(\tR\bsocketId\"M\n" +
+	"\x06Answer\x12\x1b\n" +
+	"\tgather_id\x18\x01 \x01(\x04R\bgatherId\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data*u\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eKIND_BROADCAST\x10\x01\x12\x0e\n" +
 	"\n" +
-	"KIND_COUNT\x10\x02B4Z2github.com/queuecast/queuecast/actors/cluster/wireb\x06proto3"
+	"KIND_COUNT\x10\x02\x12\x12\n" +
+	"\x0eKIND_NODE_INFO\x10\x03\x12\x0e\n" +
+	"\n" +
+	"KIND_QUERY\x10\x04\x12\x0f\n" +
+	"\vKIND_ANSWER\x10\x05B4Z2github.com/queuecast/queuecast/actors/cluster/wireb\x06proto3"
 
 var (
 	file_actors_cluster_wire_envelope_proto_rawDescOnce sync.Once
@@ -329,12 +567,15 @@ func file_actors_cluster_wire_envelope_proto_rawDescGZIP() []byte {
 }
 
 var file_actors_cluster_wire_envelope_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_actors_cluster_wire_envelope_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_actors_cluster_wire_envelope_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_actors_cluster_wire_envelope_proto_goTypes = []any{
 	(Kind)(0),         // 0: queuecast.cluster.v1.Kind
 	(*Envelope)(nil),  // 1: queuecast.cluster.v1.Envelope
 	(*Broadcast)(nil), // 2: queuecast.cluster.v1.Broadcast
 	(*Count)(nil),     // 3: queuecast.cluster.v1.Count
+	(*NodeInfo)(nil),  // 4: queuecast.cluster.v1.NodeInfo
+	(*Query)(nil),     // 5: queuecast.cluster.v1.Query
+	(*Answer)(nil),    // 6: queuecast.cluster.v1.Answer
 }
 var file_actors_cluster_wire_envelope_proto_depIdxs = []int32{
 	0, // 0: queuecast.cluster.v1.Envelope.kind:type_name -> queuecast.cluster.v1.Kind
@@ -356,7 +597,7 @@ func file_actors_cluster_wire_envelope_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_cluster_wire_envelope_proto_rawDesc), len(file_actors_cluster_wire_envelope_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
