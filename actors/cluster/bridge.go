@@ -30,6 +30,7 @@ type Bridge struct {
 	local      *actor.PID               // this node's relay actor
 	gatherID   atomic.Uint64
 	drops      *dropLog
+	received   atomic.Int64 // envelopes from other nodes
 
 	name             string
 	tag              uint32
@@ -90,6 +91,10 @@ func (b *Bridge) Members() int { return int(b.members.Load()) }
 
 // Dropped is the number of messages from other nodes this node dropped.
 func (b *Bridge) Dropped() int64 { return b.drops.Total() }
+
+// Received returns the envelopes this node's relay has taken from other
+// nodes.
+func (b *Bridge) Received() int64 { return b.received.Load() }
 
 func (b *Bridge) peers() []string {
 	if p := b.others.Load(); p != nil {

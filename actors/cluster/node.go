@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -34,6 +35,8 @@ type Node struct {
 	watchers []func([]string)
 	stopOnce sync.Once
 	started  bool
+	leaving  bool
+	sent     atomic.Int64
 }
 
 // NewNode configures this node's membership on sys; nothing listens until
@@ -115,11 +118,23 @@ func (n *Node) topology(t *cluster.ClusterTopology) {
 
 // Send implements Relay.
 func (n *Node) Send(address string, env *wire.Envelope) {
+	n.sent.Add(1)
 	n.sys.Root.Send(actor.NewPID(address, relayName), env)
 }
 
 // Dropped is the number of undecodable messages the gRPC guard dropped.
 func (n *Node) Dropped() int64 { return n.drops.Total() }
+
+// Sent returns the envelopes this node has sent to other nodes.
+func (n *Node) Sent() int64 { return n.sent.Load() }
+
+// Member reports whether this node is a cluster member: started and not
+// leaving.
+func (n *Node) Member() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.started && !n.leaving
+}
 
 // Stop leaves the cluster and stops the actor system, within ctx. The
 // library's graceful leave sleeps 2 s (to let grains move; this node has
@@ -132,6 +147,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	n.stopOnce.Do(func() {
 		n.mu.Lock()
 		started := n.started
+		n.leaving = true
 		n.mu.Unlock()
 		if !started {
 			n.closeP()

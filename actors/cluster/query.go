@@ -41,9 +41,13 @@ type query struct {
 type queryExpired struct{ id uint64 }
 
 // Query asks every other live node for its part of what and waits at most
-// timeout for the answers; a node that does not answer in time is named in
-// Missing, never an error. With no other node it returns at once.
+// timeout (zero: Config.GatherTimeout) for the answers; a node that does
+// not answer in time is named in Missing, never an error. With no other
+// node it returns at once.
 func (b *Bridge) Query(what, socketID string, timeout time.Duration) Answers {
+	if timeout <= 0 {
+		timeout = b.cfg.GatherTimeout
+	}
 	others := b.peers()
 	if len(others) == 0 || b.local == nil {
 		return Answers{Parts: map[string][]byte{}}

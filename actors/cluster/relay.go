@@ -58,6 +58,7 @@ func (r *relayActor) Receive(ctx actor.Context) {
 }
 
 func (r *relayActor) receive(ctx actor.Context, env *wire.Envelope) {
+	r.bridge.received.Add(1)
 	if env.Version != envelopeVersion {
 		r.bridge.drops.drop("unknown envelope version", slog.Uint64("version", uint64(env.Version)), slog.Int("kind", int(env.Kind)))
 		return

@@ -45,6 +45,10 @@ type Config struct {
 	// Event is the event name. Empty means "loadBalancingMetrics".
 	Event  string
 	Logger *slog.Logger
+	// Publish says whether this node sends the snapshot to Room (in a
+	// cluster only one node does); nil means always. The snapshot is kept
+	// for Latest either way.
+	Publish func() bool
 }
 
 // Latest holds the last snapshot taken; it is safe for concurrent use.
@@ -172,6 +176,9 @@ func (b *broadcaster) collect(ctx actor.Context) {
 
 func (b *broadcaster) broadcast(ctx actor.Context, snap any) {
 	b.latest.v.Store(snap)
+	if b.cfg.Publish != nil && !b.cfg.Publish() {
+		return
+	}
 	msg, err := rooms.NewBroadcast(b.cfg.Event, snap)
 	if err != nil {
 		b.cfg.Logger.Error("encode metrics", slog.Any("err", err))

@@ -219,6 +219,9 @@ func (c config) cluster(log *slog.Logger) *cluster.Config {
 	return &cluster.Config{
 		Name: c.ClusterName, Host: c.NodeHost, Port: c.NodePort, Seeds: c.ClusterSeeds,
 		Provider: c.ClusterProvider, EtcdEndpoints: c.EtcdEndpoints, Logger: log,
+		// Other nodes forward polling requests to this node's HTTP port
+		// at its cluster host.
+		NodeName: c.NodeName, HTTPAddress: net.JoinHostPort(c.NodeHost, strconv.Itoa(c.Port)),
 	}
 }
 

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"log/slog"
+	"sort"
 	"strings"
 	"time"
 
@@ -55,6 +56,18 @@ type Config struct {
 	// Refusals counts the requests refused by them. Nil means a counter
 	// of the API's own.
 	Refusals *limits.Refusals
+	// Cluster gathers the other nodes' client records for the admin
+	// routes; nil on a single node.
+	Cluster ClusterClients
+}
+
+// ClusterClients asks the other nodes of a cluster for client records. A
+// node that does not answer in time is named in missing, never an error.
+type ClusterClients interface {
+	// Clients returns every other node's records.
+	Clients() (recs []clients.Record, missing []string)
+	// Client returns the record of socketID if another node has it.
+	Client(socketID string) (rec *clients.Record, missing []string)
 }
 
 // API is the HTTP surface.
@@ -218,7 +231,20 @@ func (a *API) listClients(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"items": recs, "total": len(recs)})
+	if a.cfg.Cluster == nil {
+		return c.JSON(fiber.Map{"items": recs, "total": len(recs)})
+	}
+	others, missing := a.cfg.Cluster.Clients()
+	recs = append(recs, others...)
+	sort.Slice(recs, func(i, j int) bool { return recs[i].ClientID < recs[j].ClientID })
+	return c.JSON(fiber.Map{"items": recs, "total": len(recs), "partial": len(missing) > 0, "missing": orEmpty(missing)})
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func (a *API) getClient(c *fiber.Ctx) error {
@@ -227,6 +253,14 @@ func (a *API) getClient(c *fiber.Ctx) error {
 	})
 	if err != nil {
 		return err
+	}
+	if rec == nil && a.cfg.Cluster != nil {
+		var missing []string
+		if rec, missing = a.cfg.Cluster.Client(strings.Clone(c.Params("socketId"))); rec == nil && len(missing) > 0 {
+			// Not on the nodes that answered; it may be on one that did not.
+			return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{
+				"error": "client not found on the nodes that answered", "partial": true, "missing": missing})
+		}
 	}
 	if rec == nil {
 		return fiber.NewError(fiber.StatusNotFound, "no such client")

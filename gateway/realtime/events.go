@@ -76,7 +76,7 @@ func (h *Hub) joinDashboard(s *sio.Socket, ev *sio.Event) {
 	c.onDash = true
 	b, _ := rooms.NewBroadcast("staffConnectionUpdate", staffUpdate{
 		Action: "connected", ClientID: c.rec.ClientID, UserID: c.id.UserID, UserRole: string(c.id.Role),
-		Timestamp: Now(), TotalConnected: h.connected.Load(),
+		Timestamp: Now(), TotalConnected: h.total(h.connected.Load()),
 	})
 	h.join(s, ev, rooms.Dashboard, b, true)
 }

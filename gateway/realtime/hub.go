@@ -31,6 +31,13 @@ type Config struct {
 	Rooms     *actor.PID // the room manager
 	Directory *actor.PID // the client directory
 	Logger    *slog.Logger
+	// ClientIDBase is added to this node's client sequence: in a cluster
+	// the node's tag in the high bits, so client ids are unique across the
+	// cluster with no round trip. Zero on a single node (ids 1, 2, ...).
+	ClientIDBase int64
+	// Total turns this node's connection count into the cluster's (for
+	// totalConnected); nil on a single node.
+	Total func(local int64) int64
 }
 
 // Hub is the main namespace's shared, read-mostly state: configuration and
@@ -55,6 +62,14 @@ func (h *Hub) EventsIn() int64 { return h.eventsIn.Load() }
 
 // Connected returns the number of connected sockets.
 func (h *Hub) Connected() int64 { return h.connected.Load() }
+
+// total is the connection count to report for this node's count local.
+func (h *Hub) total(local int64) int64 {
+	if h.cfg.Total == nil {
+		return local
+	}
+	return h.cfg.Total(local)
+}
 
 // Register installs the contract's handlers on ns.
 func (h *Hub) Register(ns *sio.Namespace) {
@@ -139,7 +154,7 @@ func (h *Hub) onConnect(s *sio.Socket, _ json.RawMessage) {
 		pending: make(map[uint64][]*sio.Event),
 		rec: clients.Record{
 			SocketID:    s.ID(),
-			ClientID:    h.clientSeq.Add(1),
+			ClientID:    h.cfg.ClientIDBase + h.clientSeq.Add(1),
 			ConnectedAt: Now(),
 			Node:        h.cfg.Node,
 			Transport:   info.Transport,
@@ -153,13 +168,14 @@ func (h *Hub) onConnect(s *sio.Socket, _ json.RawMessage) {
 	}
 	s.Data = c
 	total := h.connected.Add(1)
+	clusterTotal := h.total(total)
 	s.Context().Send(h.cfg.Rooms, &rooms.Join{Room: rooms.All, Member: member(s), Quiet: true})
 	_ = s.EmitJSON("connected", connectedEvent{
 		SocketID:       s.ID(),
 		ClientID:       c.rec.ClientID,
 		ConnectedAt:    c.rec.ConnectedAt,
 		Node:           h.cfg.Node,
-		TotalConnected: total,
+		TotalConnected: clusterTotal,
 	})
 	h.publishRecord(s, c)
 	h.cfg.Logger.Info("socket connected", slog.String("sid", s.ID()), slog.Int64("client", c.rec.ClientID),
@@ -182,7 +198,7 @@ func (h *Hub) onDisconnect(s *sio.Socket, reason string) {
 	if c.onDash {
 		h.publish(ctx, []string{rooms.Dashboard}, "", "staffConnectionUpdate", staffUpdate{
 			Action: "disconnected", ClientID: c.rec.ClientID, UserID: c.id.UserID, UserRole: string(c.id.Role),
-			Reason: reason, Timestamp: Now(), TotalConnected: remaining,
+			Reason: reason, Timestamp: Now(), TotalConnected: h.total(remaining),
 		})
 	}
 	ctx.Send(h.cfg.Directory, &clients.Remove{SocketID: s.ID()})

@@ -210,10 +210,10 @@ func New(cfg Config) (_ *Server, err error) {
 	if s.rooms, err = s.System.Root.SpawnNamed(rooms.NewClusterManagerProps(log, &s.counters, peers), "rooms"); err != nil {
 		return nil, err
 	}
-	if err := s.startCluster(); err != nil {
+	if s.directory, err = s.System.Root.SpawnNamed(clients.NewDirectoryProps(log), "clients"); err != nil {
 		return nil, err
 	}
-	if s.directory, err = s.System.Root.SpawnNamed(clients.NewDirectoryProps(log), "clients"); err != nil {
+	if err := s.startCluster(); err != nil {
 		return nil, err
 	}
 	if err := step("actors"); err != nil {
@@ -232,10 +232,15 @@ func New(cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 
-	s.Hub = realtime.New(realtime.Config{
+	hcfg := realtime.Config{
 		Node: cfg.Node, Auth: cfg.Auth, Catalog: s.Queues,
 		Rooms: s.rooms, Directory: s.directory, Logger: log,
-	})
+	}
+	s.clusterHub(&hcfg)
+	s.Hub = realtime.New(hcfg)
+	if s.cluster != nil {
+		s.cluster.hub.Store(s.Hub)
+	}
 	lim := cfg.Limits
 	sockets := sio.NewServer(sio.Config{ConnectTimeout: cfg.ConnectTimeout, MaxPacketBytes: cfg.MaxHTTPBufferSize,
 		EventRate: lim.Events(), EventDebt: lim.EventDebt, Refusals: &s.refusals})
@@ -245,7 +250,7 @@ func New(cfg Config) (_ *Server, err error) {
 		System: s.System, Auth: cfg.Auth, Rooms: s.rooms, Directory: s.directory,
 		Origins: allowed, Ready: s.ready, Metrics: s.currentMetrics, Logger: log,
 		Queues: s.Queues, Store: s.Store, MaxActiveTickets: cfg.MaxActiveTickets, RequestTimeout: cfg.RequestTimeout,
-		Limits: lim, Refusals: &s.refusals,
+		Limits: lim, Refusals: &s.refusals, Cluster: s.clusterClients(),
 	})
 	s.transport = transport.NewServer(s.System, transport.Config{
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, MaxPayload: cfg.MaxHTTPBufferSize,
@@ -253,7 +258,7 @@ func New(cfg Config) (_ *Server, err error) {
 		SocketSendBuffer: cfg.SocketSendBuffer, MaxInboundBytes: cfg.MaxInboundBytes,
 		CheckOrigin: httpAPI.OriginAllowed, Logger: log,
 		ConnRate: lim.Conn(), MaxConns: lim.MaxConns, MaxConnsPerAddr: lim.MaxConnsPerAddr,
-		MaxKeys: lim.MaxKeys, Refusals: &s.refusals,
+		MaxKeys: lim.MaxKeys, Refusals: &s.refusals, Cluster: s.clusterTransport(),
 	}, sockets.NewHandler)
 
 	bodyLimit := cfg.MaxHTTPBufferSize
@@ -289,6 +294,7 @@ func New(cfg Config) (_ *Server, err error) {
 
 	s.metrics, err = s.System.Root.SpawnNamed(metrics.NewSupervisorProps(metrics.Config{
 		Interval: cfg.MetricsInterval, Collect: s.collect, Rooms: s.rooms, Room: rooms.Dashboard, Logger: log,
+		Publish: s.metricsPublisher(),
 	}, &s.latest), "metrics")
 	if err != nil {
 		return nil, err
@@ -420,6 +426,9 @@ func (s *Server) ready() error {
 	if s.System.IsStopped() {
 		return errors.New("actor system stopped")
 	}
+	if err := s.clusterReady(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := s.Store.Ping(ctx); err != nil {
@@ -451,6 +460,10 @@ type snapshot struct {
 	EventsPerSecond eventRates             `json:"eventsPerSecond"`
 	UptimeSeconds   int64                  `json:"uptimeSeconds"`
 	Timestamp       string                 `json:"timestamp"`
+	// In a cluster: each live node's own figures (the fields above are
+	// the cluster's sums), and the nodes that did not answer in time.
+	PerNode      []nodeFigures `json:"perNode,omitempty"`
+	MissingNodes []string      `json:"missingNodes,omitempty"`
 }
 
 type eventRates struct {
@@ -459,6 +472,29 @@ type eventRates struct {
 }
 
 func (s *Server) collect() any {
+	local := s.localFigures()
+	q := s.queueMetrics()
+	snap := snapshot{
+		Node: s.cfg.Node, Nodes: []string{s.cfg.Node}, Connections: local.Connections,
+		Rooms: local.Rooms, RoomSizes: local.RoomSizes, Queues: q.Services, Counters: q.Counters,
+		EventsPerSecond: local.EventsPerSecond, UptimeSeconds: int64(time.Since(s.started).Seconds()),
+		Timestamp: realtime.Now(),
+	}
+	s.clusterFigures(&snap, local)
+	return snap
+}
+
+// nodeFigures are one node's own figures in loadBalancingMetrics.
+type nodeFigures struct {
+	Node            string         `json:"node"`
+	Connections     int64          `json:"connections"`
+	Rooms           int            `json:"rooms"`
+	RoomSizes       map[string]int `json:"roomSizes,omitempty"`
+	EventsPerSecond eventRates     `json:"eventsPerSecond"`
+}
+
+// localFigures are this node's connections, rooms and event rates.
+func (s *Server) localFigures() nodeFigures {
 	// On a timeout the room figures are left empty rather than holding the
 	// snapshot back.
 	st, _ := ask.Ask(s.System, s.rooms, time.Second, func(ch chan rooms.Stats) any { return &rooms.GetStats{Reply: ch} })
@@ -467,13 +503,7 @@ func (s *Server) collect() any {
 	if n > 0 && st.Sizes != nil {
 		n = len(st.Sizes)
 	}
-	q := s.queueMetrics()
-	return snapshot{
-		Node: s.cfg.Node, Nodes: []string{s.cfg.Node}, Connections: s.Hub.Connected(),
-		Rooms: n, RoomSizes: st.Sizes, Queues: q.Services, Counters: q.Counters,
-		EventsPerSecond: s.rates(), UptimeSeconds: int64(time.Since(s.started).Seconds()),
-		Timestamp: realtime.Now(),
-	}
+	return nodeFigures{Node: s.cfg.Node, Connections: s.Hub.Connected(), Rooms: n, RoomSizes: st.Sizes, EventsPerSecond: s.rates()}
 }
 
 // queueMetrics asks the queue actors and the store for the service and

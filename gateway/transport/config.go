@@ -50,6 +50,10 @@ type Config struct {
 	// Refusals counts the handshakes refused by the limits above. Nil
 	// means a counter of the server's own.
 	Refusals *limits.Refusals
+	// Cluster makes this transport a cluster node's (session ids carry
+	// its tag; other nodes' sessions are forwarded to them); nil on a
+	// single node.
+	Cluster *ClusterConfig
 	// CheckOrigin decides whether a request's Origin header is allowed. An
 	// empty origin (non-browser clients) is always allowed. Nil allows all.
 	CheckOrigin func(origin string) bool

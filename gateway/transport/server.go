@@ -51,6 +51,8 @@ type Server struct {
 	closed   chan struct{} // closed once every session has stopped
 	sessions atomic.Int64
 	conns    sync.WaitGroup // open WebSocket readers
+	fwd      *forwarder     // nil on a single node
+	sidTag   string         // prefix of this node's session ids; "" on a single node
 }
 
 // NewServer returns a server whose sessions are actors in system.
@@ -58,6 +60,10 @@ type Server struct {
 func NewServer(system *actor.ActorSystem, cfg Config, newHandler HandlerFactory) *Server {
 	s := &Server{cfg: cfg.withDefaults(), system: system, newHandler: newHandler, closed: make(chan struct{}), writers: newWriters(0)}
 	s.admission = newAdmission(s.cfg)
+	if s.cfg.Cluster != nil {
+		s.fwd = newForwarder(*s.cfg.Cluster, s.cfg)
+		s.sidTag = s.fwd.sessionPrefix()
+	}
 	s.spawner = system.Root.WithGuardian(sessionStrategy(s.cfg.Logger))
 	s.prefix = "engine.io" + system.ProcessRegistry.NextId() + "/"
 	s.live.live = make(map[string]*actor.PID)
@@ -159,6 +165,9 @@ func (s *Server) serveGet(c *fiber.Ctx) error {
 			return nil
 		}
 		if sid != "" && s.lookup(sid) == nil {
+			if s.fwd != nil && s.fwd.upgradeOrRefuse(c, sid) {
+				return nil
+			}
 			return reply(c, 400, errSessionUnknown)
 		}
 		c.Locals(localsInfo, &upgradeRequest{info: requestInfo(c, "websocket"), sid: sid})
@@ -179,6 +188,9 @@ func (s *Server) serveGet(c *fiber.Ctx) error {
 			return reply(c, 500, errBadRequest)
 		}
 	} else if pid = s.lookup(sid); pid == nil {
+		if s.fwd != nil && s.fwd.pollOrRefuse(c, sid) {
+			return nil
+		}
 		return reply(c, 400, errSessionUnknown)
 	}
 	res := s.call(pid, func(ch chan pollResult) any { return &pollGet{reply: ch} })
@@ -198,6 +210,9 @@ func (s *Server) servePost(c *fiber.Ctx) error {
 	}
 	pid := s.lookup(sid)
 	if pid == nil {
+		if s.fwd != nil && s.fwd.pollOrRefuse(c, sid) {
+			return nil
+		}
 		return reply(c, 400, errSessionUnknown)
 	}
 	if len(c.Body()) > s.cfg.MaxPayload {

@@ -28,7 +28,7 @@ type sessionSet struct {
 // spawn starts a session actor; ws is its WebSocket, or nil on polling. It
 // returns nil once the server is shutting down.
 func (s *Server) spawn(info *RequestInfo, ws *wsConn) *actor.PID {
-	sid := newSessionID()
+	sid := s.sidTag + newSessionID()
 	name := s.prefix + sid
 	self := actor.NewPID(s.system.Address(), name)
 	sess := &Session{srv: s, id: sid, info: info, ws: ws}
