@@ -43,6 +43,7 @@ type config struct {
 	SocketSendBuffer  int           `env:"SOCKET_SNDBUF" envDefault:"65536"`
 	MaxInboundBytes   int           `env:"MAX_INBOUND_BYTES" envDefault:"1048576"`
 	MetricsPublic     bool          `env:"METRICS_PUBLIC" envDefault:"true"`
+	MetricsInterval   time.Duration `env:"METRICS_INTERVAL" envDefault:"10s"`
 	NodeName          string        `env:"NODE_NAME"`
 	PprofAddr         string        `env:"PPROF_ADDR"`
 	MemoryTrim        time.Duration `env:"MEMORY_TRIM_INTERVAL" envDefault:"500ms"`

@@ -75,6 +75,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		SocketSendBuffer:  cfg.SocketSendBuffer,
 		MaxInboundBytes:   cfg.MaxInboundBytes,
 		MetricsPublic:     cfg.MetricsPublic,
+		MetricsInterval:   cfg.MetricsInterval,
 		Limits:            cfg.limits(),
 		HTTPReadTimeout:   cfg.HTTPReadTimeout,
 		HTTPWriteTimeout:  cfg.HTTPWriteTimeout,
