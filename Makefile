@@ -49,6 +49,13 @@ SOAK_DURATION ?= 10m
 soak: build loadgen
 	SOAK_DURATION=$(SOAK_DURATION) ./benchmarks/soak.sh $(SOAK_FLAGS)
 
+## cluster: three nodes on loopback against the local PostgreSQL (database
+## queuecast_cluster, created if missing) behind a round-robin proxy on :5000
+.PHONY: cluster
+cluster: build
+	$(GO) build -o bin/rrproxy ./benchmarks/rrproxy
+	./scripts/cluster.sh
+
 ## proto: regenerate the cluster envelope (needs protoc and protoc-gen-go v1.36.12)
 .PHONY: proto
 proto:
