@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -251,6 +252,22 @@ func TestClusterPollingWithoutStickiness(t *testing.T) {
 		t.Fatal("the held GET was not answered")
 	}
 	require.Positive(t, metricLabelled(nodes[1], `queuecast_cluster_forwarded_total{kind="polling"}`))
+
+	// What forwarding adds: a small POST (a pong) to the owner and through
+	// another node, median of 200 each.
+	median := func(base string) time.Duration {
+		var ds []time.Duration
+		for range 200 {
+			start := time.Now()
+			code, _ := poll(t, base, "POST", sid, []byte("3"))
+			ds = append(ds, time.Since(start))
+			require.Equal(t, 200, code)
+		}
+		slices.Sort(ds)
+		return ds[len(ds)/2]
+	}
+	direct, forwarded := median(nodes[0].base), median(nodes[1].base)
+	t.Logf("polling POST p50: %v at the owner, %v through another node (+%v)", direct, forwarded, forwarded-direct)
 
 	// A WebSocket upgrade of a polling session, on another node.
 	sid2 := open(nodes[0])
