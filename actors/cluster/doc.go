@@ -22,7 +22,19 @@
 // membership source or library version is a change to node.go and
 // provider.go only.
 //
-// Concurrency: Bridge's methods are called by the room manager, one at a
-// time; its view of the members is an atomic snapshot written by
-// Membership's watcher. The relay actor owns the pending recipient counts.
+// Beyond broadcasts, the relay keeps what the nodes know of each other:
+// every node sends the others a NodeInfo (name, HTTP address, tag,
+// connection count) when it first sees them and once a second, which
+// gives the cluster's connection count and the owner of a session tag
+// with no round trip. Query is a scatter-gather over the other nodes with
+// a timeout that names the nodes that did not answer (admin client lists,
+// metrics figures), and Leader picks one node for a cluster-wide job by
+// rendezvous hashing over the member list, alike on every node.
+//
+// Concurrency: Bridge's Publish methods are called by the room manager,
+// one at a time; its view of the members is an atomic snapshot written by
+// Membership's watcher. The relay actor owns the pending recipient counts
+// and queries, and writes the peer table, an immutable snapshot that
+// Owner, Connected and Peers read from any goroutine. Query blocks its
+// caller (never an actor) until the answers or the timeout.
 package cluster

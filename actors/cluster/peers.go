@@ -179,8 +179,7 @@ func startHeartbeat(sys *actor.ActorSystem, self *actor.PID, every time.Duration
 	}()
 }
 
-// membersChanged forgets the peers that left and greets the ones that
-// joined.
+// members forgets the peers that left and greets the ones that joined.
 func (r *relayActor) members(m *membersChanged) {
 	live := make(map[string]bool, len(m.members))
 	for _, a := range m.members {
