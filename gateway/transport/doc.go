@@ -14,6 +14,15 @@
 // on polling. Anything may push into an outbox without blocking; a client
 // that falls too far behind is disconnected with ReasonSlowConsumer.
 //
+// In a cluster (Config.Cluster) session ids start with the node's tag, and
+// a polling request or WebSocket upgrade for a session of another node is
+// served by that node (forward.go): polling over a pooled HTTP client to
+// the owner's HTTP port, an upgrade relayed at the TCP level, both marked
+// with a signed hop header so that no request is forwarded twice and none
+// can claim to be forwarded without the cluster's key. A tag of no live
+// node is "Session ID unknown" at once. A single node takes none of these
+// paths.
+//
 // A Handler (the Socket.IO layer, or the echo fixture) is called only from
 // its session actor's goroutine, one call at a time.
 package transport

@@ -43,6 +43,10 @@ type ClusterConfig struct {
 // "<unix seconds>.<base64url HMAC-SHA256 of method, URI and time>".
 const hopHeader = "X-Queuecast-Hop"
 
+// dialTimeout bounds a connection to another node: they are on one
+// network, so a node that does not accept within it is taken as gone.
+const dialTimeout = time.Second
+
 // hopSkew is how far a hop header's time may be from this node's clock.
 const hopSkew = time.Minute
 
@@ -68,6 +72,7 @@ func newForwarder(cfg ClusterConfig, t Config) *forwarder {
 	mac := hmac.New(sha256.New, cfg.Secret)
 	mac.Write([]byte("queuecast forwarded request v1"))
 	return &forwarder{cfg: cfg, key: mac.Sum(nil), log: t.Logger, client: &fasthttp.Client{
+		Dial:                          func(addr string) (net.Conn, error) { return fasthttp.DialTimeout(addr, dialTimeout) },
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: true,
 		DisablePathNormalizing:        true,
@@ -184,7 +189,7 @@ func (f *forwarder) upgradeOrRefuse(c *fiber.Ctx, sid string) bool {
 	c.Context().HijackSetNoResponse(true)
 	c.Context().Hijack(func(conn net.Conn) {
 		defer conn.Close()
-		up, err := net.DialTimeout("tcp", owner, 5*time.Second)
+		up, err := net.DialTimeout("tcp", owner, dialTimeout)
 		if err != nil {
 			_, _ = conn.Write(rawReply(400, errSessionUnknown))
 			return
