@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,10 @@ type forwarder struct {
 	log     *slog.Logger
 	polling atomic.Int64 // polling requests forwarded
 	upgrade atomic.Int64 // WebSocket upgrades relayed
+
+	mu     sync.Mutex
+	relays map[net.Conn]struct{} // client side of each open relay
+	closed bool
 }
 
 func newForwarder(cfg ClusterConfig, t Config) *forwarder {
@@ -71,7 +76,7 @@ func newForwarder(cfg ClusterConfig, t Config) *forwarder {
 	}
 	mac := hmac.New(sha256.New, cfg.Secret)
 	mac.Write([]byte("queuecast forwarded request v1"))
-	return &forwarder{cfg: cfg, key: mac.Sum(nil), log: t.Logger, client: &fasthttp.Client{
+	return &forwarder{cfg: cfg, key: mac.Sum(nil), log: t.Logger, relays: make(map[net.Conn]struct{}), client: &fasthttp.Client{
 		Dial:                          func(addr string) (net.Conn, error) { return fasthttp.DialTimeout(addr, dialTimeout) },
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: true,
@@ -189,6 +194,10 @@ func (f *forwarder) upgradeOrRefuse(c *fiber.Ctx, sid string) bool {
 	c.Context().HijackSetNoResponse(true)
 	c.Context().Hijack(func(conn net.Conn) {
 		defer conn.Close()
+		if !f.track(conn) {
+			return
+		}
+		defer f.untrack(conn)
 		up, err := net.DialTimeout("tcp", owner, dialTimeout)
 		if err != nil {
 			_, _ = conn.Write(rawReply(400, errSessionUnknown))
@@ -217,6 +226,34 @@ func (f *forwarder) upgradeOrRefuse(c *fiber.Ctx, sid string) bool {
 		<-done
 	})
 	return true
+}
+
+// track records an open relay; false once the transport is shut down.
+func (f *forwarder) track(conn net.Conn) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.relays[conn] = struct{}{}
+	return true
+}
+
+func (f *forwarder) untrack(conn net.Conn) {
+	f.mu.Lock()
+	delete(f.relays, conn)
+	f.mu.Unlock()
+}
+
+// close ends every open relay: the node is shutting down, and its
+// clients reconnect to another node.
+func (f *forwarder) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	for conn := range f.relays {
+		_ = conn.Close()
+	}
 }
 
 func rawReply(status int, body []byte) []byte {

@@ -104,6 +104,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	err := s.stopSessions(ctx)
+	if s.fwd != nil {
+		s.fwd.close()
+	}
 	// A request that reached a session's mailbox as it stopped is dropped
 	// by the actor runtime; release those waiting handlers now.
 	close(s.closed)
