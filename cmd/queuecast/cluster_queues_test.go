@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,7 +129,11 @@ func TestClusterOneQueueSystem(t *testing.T) {
 		t.Skip("starts three server processes")
 	}
 	nodes, admin := queueCluster(t)
-	t.Logf("queue actors on %s", holder(nodes).name)
+	owner := holder(nodes)
+	t.Logf("queue actors on %s", owner.name)
+	for _, nd := range nodes {
+		t.Logf("GET /api/queues on %s (holder: %v): p50 %v over 200", nd.name, nd == owner, p50(t, nd, admin, 200))
+	}
 
 	code, out, _ := request(t, nodes[1], "POST", "/api/services", admin, map[string]any{"name": "Library", "prefix": "L"}, nil)
 	require.Equal(t, 201, code, string(out))
@@ -403,4 +408,18 @@ func database(t *testing.T, nd *node) *sql.DB {
 	}
 	t.Fatal("no DATABASE_URL")
 	return nil
+}
+
+// p50 is the median time of n sequential GET /api/queues on nd.
+func p50(t *testing.T, nd *node, token string, n int) time.Duration {
+	t.Helper()
+	d := make([]time.Duration, n)
+	for i := range d {
+		began := time.Now()
+		code, out, _ := request(t, nd, "GET", "/api/queues", token, nil, nil)
+		d[i] = time.Since(began)
+		require.Equal(t, 200, code, string(out))
+	}
+	slices.Sort(d)
+	return d[n/2]
 }
