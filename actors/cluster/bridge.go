@@ -30,6 +30,7 @@ type Bridge struct {
 	local      *actor.PID               // this node's relay actor
 	gatherID   atomic.Uint64
 	drops      *dropLog
+	queues     atomic.Pointer[Queues] // the queue front door other nodes' calls go to
 }
 
 // NewBridge returns a bridge that learns the members from membership and

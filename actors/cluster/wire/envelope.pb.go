@@ -35,6 +35,8 @@ const (
 	Kind_KIND_UNSPECIFIED Kind = 0
 	Kind_KIND_BROADCAST   Kind = 1 // payload: Broadcast
 	Kind_KIND_COUNT       Kind = 2 // payload: Count
+	Kind_KIND_QUEUE_CALL  Kind = 3 // payload: QueueCall
+	Kind_KIND_QUEUE_REPLY Kind = 4 // payload: QueueReply
 )
 
 // Enum value maps for Kind.
@@ -43,11 +45,15 @@ var (
 		0: "KIND_UNSPECIFIED",
 		1: "KIND_BROADCAST",
 		2: "KIND_COUNT",
+		3: "KIND_QUEUE_CALL",
+		4: "KIND_QUEUE_REPLY",
 	}
 	Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED": 0,
 		"KIND_BROADCAST":   1,
 		"KIND_COUNT":       2,
+		"KIND_QUEUE_CALL":  3,
+		"KIND_QUEUE_REPLY": 4,
 	}
 )
 
@@ -288,6 +294,158 @@ func (x *Count) GetNode() string {
 	return ""
 }
 
+// QueueCall is a command or read of the queue domain, sent by a node to the
+// node that holds the queue actors (the owner).
+type QueueCall struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`                         // the caller's, echoed in the reply
+	ReplyTo string                 `protobuf:"bytes,2,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"` // the calling node's address
+	// deadline_unix_nano is the caller's deadline: the owner begins the work
+	// only with time left before it, so a failure answer means nothing was
+	// done.
+	DeadlineUnixNano int64  `protobuf:"varint,3,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
+	Method           string `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"` // a queue front-door method; an unknown one is refused
+	Args             []byte `protobuf:"bytes,5,opt,name=args,proto3" json:"args,omitempty"`     // the method's arguments, gob-encoded
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *QueueCall) Reset() {
+	*x = QueueCall{}
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueueCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueueCall) ProtoMessage() {}
+
+func (x *QueueCall) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueueCall.ProtoReflect.Descriptor instead.
+func (*QueueCall) Descriptor() ([]byte, []int) {
+	return file_actors_cluster_wire_envelope_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *QueueCall) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *QueueCall) GetReplyTo() string {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return ""
+}
+
+func (x *QueueCall) GetDeadlineUnixNano() int64 {
+	if x != nil {
+		return x.DeadlineUnixNano
+	}
+	return 0
+}
+
+func (x *QueueCall) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *QueueCall) GetArgs() []byte {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+// QueueReply answers a QueueCall.
+type QueueReply struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Result []byte                 `protobuf:"bytes,2,opt,name=result,proto3" json:"result,omitempty"` // gob-encoded, when error_code is empty
+	// error_code names the queue or store sentinel error; "not_owner" means
+	// the node does not hold the queue actors and did nothing.
+	ErrorCode     string `protobuf:"bytes,3,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	ErrorMessage  string `protobuf:"bytes,4,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueueReply) Reset() {
+	*x = QueueReply{}
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueueReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueueReply) ProtoMessage() {}
+
+func (x *QueueReply) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueueReply.ProtoReflect.Descriptor instead.
+func (*QueueReply) Descriptor() ([]byte, []int) {
+	return file_actors_cluster_wire_envelope_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *QueueReply) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *QueueReply) GetResult() []byte {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *QueueReply) GetErrorCode() string {
+	if x != nil {
+		return x.ErrorCode
+	}
+	return ""
+}
+
+func (x *QueueReply) GetErrorMessage() string {
+	if x != nil {
+		return x.ErrorMessage
+	}
+	return ""
+}
+
 var File_actors_cluster_wire_envelope_proto protoreflect.FileDescriptor
 
 const file_actors_cluster_wire_envelope_proto_rawDesc = "" +
@@ -309,12 +467,27 @@ const file_actors_cluster_wire_envelope_proto_rawDesc = "" +
 	"\n" +
 	"recipients\x18\x02 \x01(\x03R\n" +
 	"recipients\x12\x12\n" +
-	"\x04node\x18\x03 \x01(\tR\x04node*@\n" +
+	"\x04node\x18\x03 \x01(\tR\x04node\"\x90\x01\n" +
+	"\tQueueCall\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x19\n" +
+	"\breply_to\x18\x02 \x01(\tR\areplyTo\x12,\n" +
+	"\x12deadline_unix_nano\x18\x03 \x01(\x03R\x10deadlineUnixNano\x12\x16\n" +
+	"\x06method\x18\x04 \x01(\tR\x06method\x12\x12\n" +
+	"\x04args\x18\x05 \x01(\fR\x04args\"x\n" +
+	"\n" +
+	"QueueReply\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
+	"\x06result\x18\x02 \x01(\fR\x06result\x12\x1d\n" +
+	"\n" +
+	"error_code\x18\x03 \x01(\tR\terrorCode\x12#\n" +
+	"\rerror_message\x18\x04 \x01(\tR\ferrorMessage*k\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eKIND_BROADCAST\x10\x01\x12\x0e\n" +
 	"\n" +
-	"KIND_COUNT\x10\x02B4Z2github.com/queuecast/queuecast/actors/cluster/wireb\x06proto3"
+	"KIND_COUNT\x10\x02\x12\x13\n" +
+	"\x0fKIND_QUEUE_CALL\x10\x03\x12\x14\n" +
+	"\x10KIND_QUEUE_REPLY\x10\x04B4Z2github.com/queuecast/queuecast/actors/cluster/wireb\x06proto3"
 
 var (
 	file_actors_cluster_wire_envelope_proto_rawDescOnce sync.Once
@@ -329,12 +502,14 @@ func file_actors_cluster_wire_envelope_proto_rawDescGZIP() []byte {
 }
 
 var file_actors_cluster_wire_envelope_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_actors_cluster_wire_envelope_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_actors_cluster_wire_envelope_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_actors_cluster_wire_envelope_proto_goTypes = []any{
-	(Kind)(0),         // 0: queuecast.cluster.v1.Kind
-	(*Envelope)(nil),  // 1: queuecast.cluster.v1.Envelope
-	(*Broadcast)(nil), // 2: queuecast.cluster.v1.Broadcast
-	(*Count)(nil),     // 3: queuecast.cluster.v1.Count
+	(Kind)(0),          // 0: queuecast.cluster.v1.Kind
+	(*Envelope)(nil),   // 1: queuecast.cluster.v1.Envelope
+	(*Broadcast)(nil),  // 2: queuecast.cluster.v1.Broadcast
+	(*Count)(nil),      // 3: queuecast.cluster.v1.Count
+	(*QueueCall)(nil),  // 4: queuecast.cluster.v1.QueueCall
+	(*QueueReply)(nil), // 5: queuecast.cluster.v1.QueueReply
 }
 var file_actors_cluster_wire_envelope_proto_depIdxs = []int32{
 	0, // 0: queuecast.cluster.v1.Envelope.kind:type_name -> queuecast.cluster.v1.Kind
@@ -356,7 +531,7 @@ func file_actors_cluster_wire_envelope_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_cluster_wire_envelope_proto_rawDesc), len(file_actors_cluster_wire_envelope_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
