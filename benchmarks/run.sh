@@ -6,7 +6,8 @@
 #   benchmarks/run.sh [loadgen flags...]     e.g. benchmarks/run.sh -quick
 #
 # Expects bin/queuecast, bin/loadgen and benchmarks/peers/node/node_modules
-# (make bench builds them). Environment: QC_PORT (5100), NODE_PORT (5101),
+# (make bench builds them). Environment: QC_PORT (5100), PEER_PORT (5101, the Node peer;
+# not NODE_PORT, which queuecast reads as its cluster port),
 # SCENARIOS (all seven), NODE_JOINSTORM_N (2000; Node's 5000-socket storm
 # takes ~140 s), RESULTS_DIR (benchmarks/results).
 set -euo pipefail
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 qc_port=${QC_PORT:-5100}
-node_port=${NODE_PORT:-5101}
+node_port=${PEER_PORT:-5101}
 scenarios=${SCENARIOS:-connect fanout joinstorm ack churn slow rest}
 node_joinstorm_n=${NODE_JOINSTORM_N:-2000}
 results_dir=${RESULTS_DIR:-benchmarks/results}

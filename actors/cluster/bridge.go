@@ -37,6 +37,7 @@ type Bridge struct {
 	table            atomic.Pointer[peerTable] // written by the relay actor only
 	answer           Answerer                  // set before Start
 	localConnections func() int64              // set before Start
+	queues           atomic.Pointer[Queues]    // the queue front door other nodes' calls go to
 }
 
 // NewBridge returns a bridge that learns the members from membership and

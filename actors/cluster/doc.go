@@ -1,4 +1,5 @@
-// Package cluster joins queuecast nodes into one system for broadcasts.
+// Package cluster joins queuecast nodes into one system: broadcasts reach
+// every node, and the queue domain has one owner that every node routes to.
 //
 // Each node runs one relay actor, named "relay". A room publish made on a
 // node goes to its own room manager and, once, to the relay of every other
@@ -9,6 +10,13 @@
 // mailbox, then one ordered stream per pair of nodes), and membership stays
 // where the sockets are: a node joining or leaving changes nothing on the
 // others. Cluster PubSub and grains are not used.
+//
+// The queue domain (Queues) runs on one node, the owner, chosen by
+// rendezvous hashing over the live members; every node computes it from its
+// own member list. Other nodes send each queue call and read to the owner
+// as a QueueCall carrying the caller's deadline, and the owner answers a
+// QueueReply; a node that becomes the owner loads the domain from the
+// database, and one that stops being the owner stops its queue actors.
 //
 // Everything nodes send each other is one registered proto type,
 // wire.Envelope (version, kind, payload); a relay logs (rate-limited) and
@@ -34,7 +42,9 @@
 // Concurrency: Bridge's Publish methods are called by the room manager,
 // one at a time; its view of the members is an atomic snapshot written by
 // Membership's watcher. The relay actor owns the pending recipient counts
-// and queries, and writes the peer table, an immutable snapshot that
-// Owner, Connected and Peers read from any goroutine. Query blocks its
-// caller (never an actor) until the answers or the timeout.
+// and queries, and hands queue calls to a goroutine each, so it never
+// waits on the queue actors; Queues is safe for concurrent use (see its
+// doc). The relay writes the peer table, an immutable snapshot that Owner,
+// Connected and Peers read from any goroutine. Query blocks its caller
+// (never an actor) until the answers or the timeout.
 package cluster

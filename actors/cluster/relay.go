@@ -99,6 +99,22 @@ func (r *relayActor) receive(ctx actor.Context, env *wire.Envelope) {
 			return
 		}
 		r.takeAnswer(&m)
+	case wire.Kind_KIND_QUEUE_CALL:
+		var m wire.QueueCall
+		q := r.bridge.queues.Load()
+		if err := proto.Unmarshal(env.Payload, &m); err != nil || q == nil {
+			r.bridge.drops.drop("undecodable queue call, or no queue front door", slog.Any("err", err))
+			return
+		}
+		go q.serve(&m)
+	case wire.Kind_KIND_QUEUE_REPLY:
+		var m wire.QueueReply
+		q := r.bridge.queues.Load()
+		if err := proto.Unmarshal(env.Payload, &m); err != nil || q == nil {
+			r.bridge.drops.drop("undecodable queue reply, or no queue front door", slog.Any("err", err))
+			return
+		}
+		q.reply(&m)
 	default:
 		r.bridge.drops.drop("unknown envelope kind", slog.Int("kind", int(env.Kind)))
 	}

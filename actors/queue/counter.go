@@ -191,6 +191,9 @@ func (a *counterActor) callNext(m *callNext) {
 	case a.c.Status != persistence.CounterOpen:
 		m.reply <- callResult{err: persistence.ErrCounterNotOpen}
 		return
+	case a.current != nil && key != "" && a.currentKey == "":
+		a.replayCurrent(m)
+		return
 	case a.current != nil:
 		m.reply <- callResult{err: persistence.ErrCounterBusy}
 		return
@@ -476,4 +479,35 @@ func (a *counterActor) publish() {
 		v.current = &t
 	}
 	a.view.Store(v)
+}
+
+// replayCurrent answers a keyed call-next at a counter that serves a ticket
+// whose call's key it does not know (it loaded the ticket from the
+// database: after a reload, or on a new owner node in a cluster). The store
+// knows the key: a retry of the call that called the ticket gets it,
+// replayed; any other call is refused as busy. The store call cannot call
+// anything, since the counter is busy and its ticket is not waiting.
+func (a *counterActor) replayCurrent(m *callNext) {
+	if !m.req.Begin() {
+		m.reply <- callResult{err: ErrTimeout}
+		return
+	}
+	ctx, cancel := m.req.WorkContext()
+	t, err := a.env.store.CallTicket(ctx, a.id, a.current.ID, m.by)
+	cancel()
+	switch {
+	case errors.Is(err, persistence.ErrReplayed) && t.ID == a.current.ID:
+		a.currentKey = m.by.Request.Key
+		m.reply <- callResult{ticket: *a.current, counter: a.c, replayed: true}
+	case errors.Is(err, persistence.ErrReplayed), errors.Is(err, persistence.ErrConflict):
+		m.reply <- callResult{err: persistence.ErrCounterBusy}
+	case err != nil:
+		m.reply <- callResult{err: err}
+	default:
+		// Not reachable by the store's contract; the database now holds a
+		// state this actor did not expect, so it reloads.
+		a.env.log.Error("queue: a replay check called a ticket", slog.String("counter", a.id), slog.String("ticket", t.ID))
+		m.reply <- callResult{err: persistence.ErrCounterBusy}
+		a.stale()
+	}
 }

@@ -26,6 +26,10 @@ var (
 	// ErrTimeout: the command was not carried out in the caller's time
 	// (503); nothing was changed.
 	ErrTimeout = fmt.Errorf("not done in time: %w", persistence.ErrUnavailable)
+	// ErrUnanswered: the node that holds the queue actors (cluster mode)
+	// was lost before it answered, so the command may or may not have been
+	// carried out (503); a retry with the same Idempotency-Key is safe.
+	ErrUnanswered = fmt.Errorf("the queue node was lost before it answered; the outcome is unknown: %w", persistence.ErrUnavailable)
 )
 
 const (

@@ -14,7 +14,6 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 
 	"github.com/queuecast/queuecast/actors/clients"
-	"github.com/queuecast/queuecast/actors/queue"
 	"github.com/queuecast/queuecast/actors/rooms"
 	"github.com/queuecast/queuecast/gateway/auth"
 	"github.com/queuecast/queuecast/gateway/limits"
@@ -41,7 +40,7 @@ type Config struct {
 	Logger         *slog.Logger
 	// Queues and Store serve the queue routes; with Queues nil they are not
 	// mounted.
-	Queues *queue.Queues
+	Queues Queues
 	Store  persistence.Store
 	// MaxActiveTickets caps a customer's waiting and serving tickets; zero
 	// means 3.

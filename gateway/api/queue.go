@@ -81,6 +81,8 @@ func domainError(err error) error {
 		return fiber.NewError(fiber.StatusConflict, "conflict")
 	case errors.Is(err, persistence.ErrInvalid):
 		return fiber.NewError(fiber.StatusBadRequest, "invalid input")
+	case errors.Is(err, queue.ErrUnanswered):
+		return fiber.NewError(fiber.StatusServiceUnavailable, "the queue node was lost before it answered; the outcome is unknown: retry with the same Idempotency-Key")
 	case errors.Is(err, persistence.ErrUnavailable):
 		// Nothing was done (see queue.Queues); a retry may succeed.
 		return fiber.NewError(fiber.StatusServiceUnavailable, "service unavailable, nothing was changed: retry later")

@@ -15,6 +15,7 @@ import (
 	"github.com/queuecast/queuecast/actors/ask"
 	"github.com/queuecast/queuecast/actors/clients"
 	"github.com/queuecast/queuecast/actors/cluster"
+	"github.com/queuecast/queuecast/actors/queue"
 	"github.com/queuecast/queuecast/actors/rooms"
 	"github.com/queuecast/queuecast/gateway/api"
 	"github.com/queuecast/queuecast/gateway/realtime"
@@ -27,6 +28,31 @@ type clusterNode struct {
 	node   *cluster.Node
 	bridge *cluster.Bridge
 	hub    atomic.Pointer[realtime.Hub] // set once the hub exists
+	queues *cluster.Queues
+}
+
+// Queues is the queue domain's front door as the server uses it:
+// *queue.Queues on a single node, *cluster.Queues (routing to the node that
+// holds the queue actors) in cluster mode.
+type Queues interface {
+	api.Queues
+	Metrics(ctx context.Context) (queue.Metrics, error)
+	CheckDay()
+	Stop() error
+}
+
+// startQueues starts the queue actors on a single node; in cluster mode
+// the front door started with the cluster is the server's, and the node
+// that owns the domain loads it.
+func (s *Server) startQueues(cfg queue.Config) (Queues, error) {
+	if s.cluster != nil {
+		return s.cluster.queues, nil
+	}
+	q, err := queue.Start(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return q, nil
 }
 
 // checkCluster refuses cluster mode on a database only this node can see.
@@ -68,8 +94,9 @@ func (s *Server) newCluster(cfg *cluster.Config) (rooms.Peers, error) {
 	return s.cluster.bridge, nil
 }
 
-// startCluster starts relaying into the room manager, then joins.
-func (s *Server) startCluster() error {
+// startCluster starts relaying into the room manager and following the
+// queue owner, then joins: the first member list already reaches both.
+func (s *Server) startCluster(qcfg queue.Config) error {
 	if s.cluster == nil {
 		return nil
 	}
@@ -83,7 +110,9 @@ func (s *Server) startCluster() error {
 	if err := c.bridge.Start(s.rooms); err != nil {
 		return err
 	}
-	return s.cluster.node.Start()
+	c.queues = cluster.NewQueues(qcfg, c.node, c.node)
+	c.queues.Start(c.node, c.bridge)
+	return c.node.Start()
 }
 
 // clusterReady refuses readiness while this node is not a member (before
@@ -100,7 +129,11 @@ func (s *Server) stopCluster(ctx context.Context) error {
 	if s.cluster == nil {
 		return nil
 	}
-	return s.cluster.node.Stop(ctx)
+	var err error
+	if s.cluster.queues != nil {
+		err = within(ctx, "queue owner", s.cluster.queues.Stop)
+	}
+	return errors.Join(err, s.cluster.node.Stop(ctx))
 }
 
 func (s *Server) clusterCollectors() []prometheus.Collector {
@@ -123,6 +156,13 @@ func (s *Server) clusterCollectors() []prometheus.Collector {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "queuecast_cluster_forwarded_total", Help: "Requests for other nodes' sessions forwarded to their owners.",
 			ConstLabels: prometheus.Labels{"kind": "websocket"}},
 			func() float64 { _, u := s.transport.Forwarded(); return float64(u) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "queuecast_cluster_queue_holder", Help: "1 while this node holds the queue actors (it is their owner and has loaded them), else 0."},
+			func() float64 {
+				if c.queues != nil && c.queues.Holding() {
+					return 1
+				}
+				return 0
+			}),
 	}
 }
 

@@ -108,7 +108,7 @@ type Server struct {
 	// Store is the database; Queues the queue actors' front door.
 	Store    persistence.Store
 	ownStore bool
-	Queues   *queue.Queues
+	Queues   Queues
 	// abort ends every call on Store still running (see abortableStore).
 	abort context.CancelCauseFunc
 
@@ -213,19 +213,19 @@ func New(cfg Config) (_ *Server, err error) {
 	if s.directory, err = s.System.Root.SpawnNamed(clients.NewDirectoryProps(log), "clients"); err != nil {
 		return nil, err
 	}
-	if err := s.startCluster(); err != nil {
+	qcfg := cfg.Queue
+	qcfg.System, qcfg.Store, qcfg.Rooms, qcfg.Logger = s.System, s.Store, s.rooms, log
+	if qcfg.RequestTimeout == 0 {
+		qcfg.RequestTimeout = cfg.RequestTimeout
+	}
+	if err := s.startCluster(qcfg); err != nil {
 		return nil, err
 	}
 	if err := step("actors"); err != nil {
 		return nil, err
 	}
 
-	qcfg := cfg.Queue
-	qcfg.System, qcfg.Store, qcfg.Rooms, qcfg.Logger = s.System, s.Store, s.rooms, log
-	if qcfg.RequestTimeout == 0 {
-		qcfg.RequestTimeout = cfg.RequestTimeout
-	}
-	if s.Queues, err = queue.Start(qcfg); err != nil {
+	if s.Queues, err = s.startQueues(qcfg); err != nil {
 		return nil, err
 	}
 	if err := step("queues"); err != nil {

@@ -35,9 +35,11 @@ const (
 	Kind_KIND_UNSPECIFIED Kind = 0
 	Kind_KIND_BROADCAST   Kind = 1 // payload: Broadcast
 	Kind_KIND_COUNT       Kind = 2 // payload: Count
-	Kind_KIND_NODE_INFO   Kind = 3 // payload: NodeInfo
-	Kind_KIND_QUERY       Kind = 4 // payload: Query
-	Kind_KIND_ANSWER      Kind = 5 // payload: Answer
+	Kind_KIND_QUEUE_CALL  Kind = 3 // payload: QueueCall
+	Kind_KIND_QUEUE_REPLY Kind = 4 // payload: QueueReply
+	Kind_KIND_NODE_INFO   Kind = 5 // payload: NodeInfo
+	Kind_KIND_QUERY       Kind = 6 // payload: Query
+	Kind_KIND_ANSWER      Kind = 7 // payload: Answer
 )
 
 // Enum value maps for Kind.
@@ -46,17 +48,21 @@ var (
 		0: "KIND_UNSPECIFIED",
 		1: "KIND_BROADCAST",
 		2: "KIND_COUNT",
-		3: "KIND_NODE_INFO",
-		4: "KIND_QUERY",
-		5: "KIND_ANSWER",
+		3: "KIND_QUEUE_CALL",
+		4: "KIND_QUEUE_REPLY",
+		5: "KIND_NODE_INFO",
+		6: "KIND_QUERY",
+		7: "KIND_ANSWER",
 	}
 	Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED": 0,
 		"KIND_BROADCAST":   1,
 		"KIND_COUNT":       2,
-		"KIND_NODE_INFO":   3,
-		"KIND_QUERY":       4,
-		"KIND_ANSWER":      5,
+		"KIND_QUEUE_CALL":  3,
+		"KIND_QUEUE_REPLY": 4,
+		"KIND_NODE_INFO":   5,
+		"KIND_QUERY":       6,
+		"KIND_ANSWER":      7,
 	}
 )
 
@@ -297,6 +303,158 @@ func (x *Count) GetNode() string {
 	return ""
 }
 
+// QueueCall is a command or read of the queue domain, sent by a node to the
+// node that holds the queue actors (the owner).
+type QueueCall struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`                         // the caller's, echoed in the reply
+	ReplyTo string                 `protobuf:"bytes,2,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"` // the calling node's address
+	// deadline_unix_nano is the caller's deadline: the owner begins the work
+	// only with time left before it, so a failure answer means nothing was
+	// done.
+	DeadlineUnixNano int64  `protobuf:"varint,3,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
+	Method           string `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"` // a queue front-door method; an unknown one is refused
+	Args             []byte `protobuf:"bytes,5,opt,name=args,proto3" json:"args,omitempty"`     // the method's arguments, gob-encoded
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *QueueCall) Reset() {
+	*x = QueueCall{}
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueueCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueueCall) ProtoMessage() {}
+
+func (x *QueueCall) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueueCall.ProtoReflect.Descriptor instead.
+func (*QueueCall) Descriptor() ([]byte, []int) {
+	return file_actors_cluster_wire_envelope_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *QueueCall) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *QueueCall) GetReplyTo() string {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return ""
+}
+
+func (x *QueueCall) GetDeadlineUnixNano() int64 {
+	if x != nil {
+		return x.DeadlineUnixNano
+	}
+	return 0
+}
+
+func (x *QueueCall) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *QueueCall) GetArgs() []byte {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+// QueueReply answers a QueueCall.
+type QueueReply struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Result []byte                 `protobuf:"bytes,2,opt,name=result,proto3" json:"result,omitempty"` // gob-encoded, when error_code is empty
+	// error_code names the queue or store sentinel error; "not_owner" means
+	// the node does not hold the queue actors and did nothing.
+	ErrorCode     string `protobuf:"bytes,3,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	ErrorMessage  string `protobuf:"bytes,4,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueueReply) Reset() {
+	*x = QueueReply{}
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueueReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueueReply) ProtoMessage() {}
+
+func (x *QueueReply) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueueReply.ProtoReflect.Descriptor instead.
+func (*QueueReply) Descriptor() ([]byte, []int) {
+	return file_actors_cluster_wire_envelope_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *QueueReply) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *QueueReply) GetResult() []byte {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *QueueReply) GetErrorCode() string {
+	if x != nil {
+		return x.ErrorCode
+	}
+	return ""
+}
+
+func (x *QueueReply) GetErrorMessage() string {
+	if x != nil {
+		return x.ErrorMessage
+	}
+	return ""
+}
+
 // NodeInfo is what a node tells every other node about itself, on every
 // topology change and once a second: what forwarding and cluster-wide
 // answers need to know about it.
@@ -313,7 +471,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[3]
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -325,7 +483,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[3]
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -338,7 +496,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_actors_cluster_wire_envelope_proto_rawDescGZIP(), []int{3}
+	return file_actors_cluster_wire_envelope_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *NodeInfo) GetNode() string {
@@ -390,7 +548,7 @@ type Query struct {
 
 func (x *Query) Reset() {
 	*x = Query{}
-	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[4]
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -402,7 +560,7 @@ func (x *Query) String() string {
 func (*Query) ProtoMessage() {}
 
 func (x *Query) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[4]
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -415,7 +573,7 @@ func (x *Query) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Query.ProtoReflect.Descriptor instead.
 func (*Query) Descriptor() ([]byte, []int) {
-	return file_actors_cluster_wire_envelope_proto_rawDescGZIP(), []int{4}
+	return file_actors_cluster_wire_envelope_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Query) GetGatherId() uint64 {
@@ -458,7 +616,7 @@ type Answer struct {
 
 func (x *Answer) Reset() {
 	*x = Answer{}
-	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[5]
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -470,7 +628,7 @@ func (x *Answer) String() string {
 func (*Answer) ProtoMessage() {}
 
 func (x *Answer) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[5]
+	mi := &file_actors_cluster_wire_envelope_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -483,7 +641,7 @@ func (x *Answer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Answer.ProtoReflect.Descriptor instead.
 func (*Answer) Descriptor() ([]byte, []int) {
-	return file_actors_cluster_wire_envelope_proto_rawDescGZIP(), []int{5}
+	return file_actors_cluster_wire_envelope_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Answer) GetGatherId() uint64 {
@@ -528,7 +686,20 @@ const file_actors_cluster_wire_envelope_proto_rawDesc = "" +
 	"\n" +
 	"recipients\x18\x02 \x01(\x03R\n" +
 	"recipients\x12\x12\n" +
-	"\x04node\x18\x03 \x01(\tR\x04node\"z\n" +
+	"\x04node\x18\x03 \x01(\tR\x04node\"\x90\x01\n" +
+	"\tQueueCall\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x19\n" +
+	"\breply_to\x18\x02 \x01(\tR\areplyTo\x12,\n" +
+	"\x12deadline_unix_nano\x18\x03 \x01(\x03R\x10deadlineUnixNano\x12\x16\n" +
+	"\x06method\x18\x04 \x01(\tR\x06method\x12\x12\n" +
+	"\x04args\x18\x05 \x01(\fR\x04args\"x\n" +
+	"\n" +
+	"QueueReply\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
+	"\x06result\x18\x02 \x01(\fR\x06result\x12\x1d\n" +
+	"\n" +
+	"error_code\x18\x03 \x01(\tR\terrorCode\x12#\n" +
+	"\rerror_message\x18\x04 \x01(\tR\ferrorMessage\"z\n" +
 	"\bNodeInfo\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -543,16 +714,18 @@ const file_actors_cluster_wire_envelope_proto_rawDesc = "" +
 	"\x06Answer\x12\x1b\n" +
 	"\tgather_id\x18\x01 \x01(\x04R\bgatherId\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x12\n" +
-	"\x04data\x18\x03 \x01(\fR\x04data*u\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data*\xa0\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eKIND_BROADCAST\x10\x01\x12\x0e\n" +
 	"\n" +
-	"KIND_COUNT\x10\x02\x12\x12\n" +
-	"\x0eKIND_NODE_INFO\x10\x03\x12\x0e\n" +
+	"KIND_COUNT\x10\x02\x12\x13\n" +
+	"\x0fKIND_QUEUE_CALL\x10\x03\x12\x14\n" +
+	"\x10KIND_QUEUE_REPLY\x10\x04\x12\x12\n" +
+	"\x0eKIND_NODE_INFO\x10\x05\x12\x0e\n" +
 	"\n" +
-	"KIND_QUERY\x10\x04\x12\x0f\n" +
-	"\vKIND_ANSWER\x10\x05B4Z2github.com/queuecast/queuecast/actors/cluster/wireb\x06proto3"
+	"KIND_QUERY\x10\x06\x12\x0f\n" +
+	"\vKIND_ANSWER\x10\aB4Z2github.com/queuecast/queuecast/actors/cluster/wireb\x06proto3"
 
 var (
 	file_actors_cluster_wire_envelope_proto_rawDescOnce sync.Once
@@ -567,15 +740,17 @@ func file_actors_cluster_wire_envelope_proto_rawDescGZIP() []byte {
 }
 
 var file_actors_cluster_wire_envelope_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_actors_cluster_wire_envelope_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_actors_cluster_wire_envelope_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_actors_cluster_wire_envelope_proto_goTypes = []any{
-	(Kind)(0),         // 0: queuecast.cluster.v1.Kind
-	(*Envelope)(nil),  // 1: queuecast.cluster.v1.Envelope
-	(*Broadcast)(nil), // 2: queuecast.cluster.v1.Broadcast
-	(*Count)(nil),     // 3: queuecast.cluster.v1.Count
-	(*NodeInfo)(nil),  // 4: queuecast.cluster.v1.NodeInfo
-	(*Query)(nil),     // 5: queuecast.cluster.v1.Query
-	(*Answer)(nil),    // 6: queuecast.cluster.v1.Answer
+	(Kind)(0),          // 0: queuecast.cluster.v1.Kind
+	(*Envelope)(nil),   // 1: queuecast.cluster.v1.Envelope
+	(*Broadcast)(nil),  // 2: queuecast.cluster.v1.Broadcast
+	(*Count)(nil),      // 3: queuecast.cluster.v1.Count
+	(*QueueCall)(nil),  // 4: queuecast.cluster.v1.QueueCall
+	(*QueueReply)(nil), // 5: queuecast.cluster.v1.QueueReply
+	(*NodeInfo)(nil),   // 6: queuecast.cluster.v1.NodeInfo
+	(*Query)(nil),      // 7: queuecast.cluster.v1.Query
+	(*Answer)(nil),     // 8: queuecast.cluster.v1.Answer
 }
 var file_actors_cluster_wire_envelope_proto_depIdxs = []int32{
 	0, // 0: queuecast.cluster.v1.Envelope.kind:type_name -> queuecast.cluster.v1.Kind
@@ -597,7 +772,7 @@ func file_actors_cluster_wire_envelope_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_cluster_wire_envelope_proto_rawDesc), len(file_actors_cluster_wire_envelope_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
