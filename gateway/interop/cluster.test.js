@@ -12,9 +12,9 @@ import net from 'node:net';
 import { client, closeAll, startServer, token } from './helpers.js';
 
 const PG = process.env.QUEUECAST_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable';
-// How long each client mode keeps its acks going. The issue asks for 30 s;
-// 15 s per mode keeps the suite's two modes within CI's time.
-const RUN_MS = Number(process.env.QUEUECAST_CLUSTER_RUN_MS ?? 15000);
+// How long each client mode keeps its acks going: 30 s, as issue 9 asks
+// (QUEUECAST_CLUSTER_RUN_MS shortens it for a quick local run).
+const RUN_MS = Number(process.env.QUEUECAST_CLUSTER_RUN_MS ?? 30000);
 
 /** schema makes a fresh schema for the cluster, or null if PostgreSQL is not there. */
 function schema() {
