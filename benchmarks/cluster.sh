@@ -207,7 +207,7 @@ errors=$(cat "$work"/n*.log | grep -c 'level=ERROR' || true)
 	echo
 	echo "Raw results: \`$day-cluster.jsonl\` (3 nodes), \`$day-cluster-single.jsonl\` (1 node)."
 } >"$out"
-grep -h 'level=ERROR' "$work"/n*.log | tail -20 >&2 || true
+grep -h 'level=ERROR\|level=WARN' "$work"/n*.log | tail -30 >&2 || true
 cp "$work/cluster.jsonl" "$results_dir/$day-cluster.jsonl"
 cp "$work/single.jsonl" "$results_dir/$day-cluster-single.jsonl"
 cat "$out"
