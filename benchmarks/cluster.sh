@@ -31,7 +31,7 @@ seeds=127.0.0.1:${grpc[0]},127.0.0.1:${grpc[1]},127.0.0.1:${grpc[2]}
 pids=("" "" "")
 single_pid=""
 limits=(EVENT_RATE=0 CONN_RATE_PER_IP=0 MAX_CONNECTIONS_PER_IP=0 REST_RATE_PER_IP=0 REST_RATE_PER_TOKEN=0 LOG_LEVEL=warn)
-loadgen_flags=(-fanout-n "$fanout_n" -fanout-m "$fanout_m" -fanout-modes unpaced,paced -markdown=false "$@")
+loadgen_flags=(-fanout-n "$fanout_n" -fanout-m "$fanout_m" -fanout-modes unpaced,concurrent,paced -markdown=false "$@")
 
 for f in bin/queuecast bin/loadgen; do
 	[[ -x $f ]] || { echo "cluster.sh: $f missing (run make bench)" >&2; exit 1; }
@@ -190,7 +190,7 @@ errors=$(cat "$work"/n*.log | grep -c 'level=ERROR' || true)
 	echo "- ratio = how many times better 3 nodes are than 1 (below 1: the cluster costs more)"
 	echo "- node logs over the whole run: $warns WARN lines, $errors ERROR lines"
 	echo
-	for mode in unpaced paced; do
+	for mode in unpaced concurrent paced; do
 		c=$(cpu "$work/cluster.jsonl" "cluster fanout $mode") s=$(cpu "$work/single.jsonl" "cluster fanout $mode")
 		lc=$(p99 "$work/cluster.jsonl" "cluster fanout $mode") ls=$(p99 "$work/single.jsonl" "cluster fanout $mode")
 		if [[ -n $c && -n $s ]]; then
