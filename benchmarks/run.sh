@@ -32,6 +32,7 @@ for s in $scenarios; do
 done
 scenarios=${single[*]}
 if [[ -z $scenarios ]]; then
+	rmdir "$work"
 	[[ $cluster == 0 ]] || exec ./benchmarks/cluster.sh "$@"
 	exit 0
 fi
