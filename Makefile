@@ -37,6 +37,7 @@ loadgen:
 
 ## bench: every load scenario against queuecast and the Node peer; writes
 ## benchmarks/results/<date>.md (BENCH_FLAGS=-quick for a smoke run)
+## (SCENARIOS=cluster: the cross-node benchmark alone, on the local PostgreSQL)
 bench: build loadgen
 	cd benchmarks/peers/node && npm ci --no-audit --no-fund --loglevel=error
 	./benchmarks/run.sh $(BENCH_FLAGS)

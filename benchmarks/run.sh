@@ -8,7 +8,8 @@
 # Expects bin/queuecast, bin/loadgen and benchmarks/peers/node/node_modules
 # (make bench builds them). Environment: QC_PORT (5100), PEER_PORT (5101, the Node peer;
 # not NODE_PORT, which queuecast reads as its cluster port),
-# SCENARIOS (all seven), NODE_JOINSTORM_N (2000; Node's 5000-socket storm
+# SCENARIOS (all seven; add "cluster" for the cross-node benchmark of
+# benchmarks/cluster.sh, which needs PostgreSQL), NODE_JOINSTORM_N (2000; Node's 5000-socket storm
 # takes ~140 s), RESULTS_DIR (benchmarks/results).
 set -euo pipefail
 
@@ -23,6 +24,18 @@ secret="bench-$(date +%s)-$$"
 day=$(date +%F)
 work=$(mktemp -d)
 server_pid=""
+
+cluster=0
+single=()
+for s in $scenarios; do
+	if [[ $s == cluster ]]; then cluster=1; else single+=("$s"); fi
+done
+scenarios=${single[*]}
+if [[ -z $scenarios ]]; then
+	rmdir "$work"
+	[[ $cluster == 0 ]] || exec ./benchmarks/cluster.sh "$@"
+	exit 0
+fi
 
 quick=0
 for a in "$@"; do [[ $a == -quick || $a == --quick ]] && quick=1; done
@@ -133,3 +146,7 @@ cp "$work/node.jsonl" "$results_dir/$day-node.jsonl"
 grep -v 'unknown message" type=\*actor.Terminated' "$work/queuecast.server.log" | tail -20 >&2 || true
 echo >&2
 cat "$out"
+if [[ $cluster == 1 ]]; then
+	stop_server
+	./benchmarks/cluster.sh "$@"
+fi

@@ -246,11 +246,17 @@ func (run fanRun) report(r *Result, measured bool) {
 // cfg.fanoutInflight POSTs in flight (several admins or services
 // broadcasting at once), and at cfg.fanoutRate.
 func runFanout(ctx context.Context, g *rig) []*Result {
+	return runFanoutAs(ctx, g, "fanout", "")
+}
+
+// runFanoutAs is runFanout with its results named scenario + " " + mode and
+// labels starting with prefix.
+func runFanoutAs(ctx context.Context, g *rig, scenario, prefix string) []*Result {
 	n, m := g.cfg.fanoutN, g.cfg.fanoutM
 	modes := strings.Split(g.cfg.fanoutModes, ",")
 	f, err := setupFanout(ctx, g, n, 0, m*len(modes))
 	if err != nil {
-		r := g.result("fanout", fmt.Sprintf("%d sockets x %d broadcasts", n, m))
+		r := g.result(scenario, prefix+fmt.Sprintf("%d sockets x %d broadcasts", n, m))
 		r.Status, r.Note = "error", err.Error()
 		return []*Result{r}
 	}
@@ -270,14 +276,14 @@ func runFanout(ctx context.Context, g *rig) []*Result {
 		default:
 			continue
 		}
-		r := g.result("fanout "+mode, label)
+		r := g.result(scenario+" "+mode, prefix+label)
 		r.Params = map[string]any{"n": n, "m": m, "rate": rate, "inflight": inflight}
 		g.settle()
 		g.logf("fanout %s: %s", mode, label)
 		run := f.broadcast(ctx, k*m, (k+1)*m, rate, inflight, "", 0, r)
 		run.report(r, g.cfg.pid > 0)
 		r.lower("dropped sockets", float64(f.dropped.Load()), "")
-		g.logf("fanout %s: %d/%d delivered, %.0f/s, p99 %.1f ms, lost %d, dup %d", mode, run.delivered, run.expected,
+		g.logf("%s %s: %d/%d delivered, %.0f/s, p99 %.1f ms, lost %d, dup %d", scenario, mode, run.delivered, run.expected,
 			float64(run.delivered)/run.elapsed.Seconds(), run.lat.Quantile(0.99), run.lost, run.dups)
 		out = append(out, r)
 	}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -25,8 +26,14 @@ import (
 type config struct {
 	addr, server, secret, scenarios string
 	pid, dstIPs, dialConcurrency    int
-	quick                           bool
-	settle, idle, drainCap          time.Duration
+	// addrs and pids are the nodes of a cluster (-addrs, -pids): sockets
+	// are spread over addrs, REST goes to the first, CPU and RSS are summed
+	// over pids.
+	addrs                  []string
+	pids                   []int
+	pollN                  int
+	quick                  bool
+	settle, idle, drainCap time.Duration
 
 	connectN, connectRate int
 
@@ -67,6 +74,10 @@ type config struct {
 
 var allScenarios = []string{"connect", "fanout", "joinstorm", "ack", "churn", "slow", "rest"}
 
+// clusterScenario is not among "all": it needs PostgreSQL and three nodes
+// (benchmarks/run.sh starts them when SCENARIOS names it).
+const clusterScenario = "cluster"
+
 // soakScenario is not among "all": it is a test that runs for minutes, not a
 // measurement (make soak).
 const soakScenario = "soak"
@@ -80,6 +91,9 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.scenarios, "scenarios", "all", "comma-separated: "+strings.Join(allScenarios, ",")+" or all, or "+soakScenario)
 	fs.StringVar(&c.pprof, "pprof", "", "the server's PPROF_ADDR, to count its goroutines (default: go_goroutines at /metrics)")
 	fs.IntVar(&c.pid, "pid", 0, "server process id, for CPU time and RSS (0: not measured)")
+	addrs := fs.String("addrs", "", "comma-separated host:port of a cluster's nodes (IPv4 loopback): sockets round-robin over them, REST to the first; replaces -addr and -dst-ips")
+	pids := fs.String("pids", "", "comma-separated process ids of a cluster's nodes: server CPU and RSS are their sums; replaces -pid")
+	fs.IntVar(&c.pollN, "poll-n", 500, "cluster: polling POSTs timed at the owner and again through another node")
 	fs.IntVar(&c.dstIPs, "dst-ips", 4, "spread connections over this many 127.0.0.x destinations")
 	fs.IntVar(&c.dialConcurrency, "dial-concurrency", 64, "handshakes in flight while setting up a scenario")
 	fs.BoolVar(&c.quick, "quick", false, "smoke preset: small counts and short runs (flags set explicitly still win)")
@@ -140,6 +154,22 @@ func parseFlags(args []string) (*config, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	if *addrs != "" {
+		c.addrs = strings.Split(*addrs, ",")
+		c.addr = c.addrs[0]
+	}
+	if *pids != "" {
+		for _, p := range strings.Split(*pids, ",") {
+			id, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil || id <= 0 {
+				return nil, fmt.Errorf("-pids: bad process id %q", p)
+			}
+			c.pids = append(c.pids, id)
+		}
+		c.pid = c.pids[0]
+	} else if c.pid > 0 {
+		c.pids = []int{c.pid}
+	}
 	if c.quick {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -165,7 +195,7 @@ func parseFlags(args []string) (*config, error) {
 	} else {
 		for _, s := range strings.Split(c.scenarios, ",") {
 			s = strings.TrimSpace(s)
-			if !contains(allScenarios, s) && s != soakScenario {
+			if !contains(allScenarios, s) && s != soakScenario && s != clusterScenario {
 				return nil, fmt.Errorf("unknown scenario %q", s)
 			}
 			c.scenarioList = append(c.scenarioList, s)
@@ -207,7 +237,7 @@ func main() {
 	for _, name := range cfg.scenarioList {
 		if !g.serverAlive() {
 			r := g.result(name, "")
-			r.Status, r.Note = "error", fmt.Sprintf("server process %d is gone", cfg.pid)
+			r.Status, r.Note = "error", fmt.Sprintf("server process %v is gone", cfg.pids)
 			results = append(results, r)
 			_ = writeJSONLine(os.Stdout, r)
 			continue
@@ -219,7 +249,7 @@ func main() {
 		sctx, cancel := context.WithTimeout(ctx, limit)
 		for _, r := range runScenario(sctx, g, name) {
 			if !g.serverAlive() && r.Status == "ok" {
-				r.Status, r.Note = "error", fmt.Sprintf("server process %d died during the run", cfg.pid)
+				r.Status, r.Note = "error", fmt.Sprintf("server process %v died during the run", cfg.pids)
 			}
 			results = append(results, r)
 			if err := writeJSONLine(os.Stdout, r); err != nil {
@@ -259,6 +289,8 @@ func runScenario(ctx context.Context, g *rig, name string) []*Result {
 		return []*Result{runRest(ctx, g)}
 	case soakScenario:
 		return []*Result{runSoak(ctx, g)}
+	case clusterScenario:
+		return runCluster(ctx, g)
 	}
 	return nil
 }

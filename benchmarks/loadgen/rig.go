@@ -35,25 +35,34 @@ type rig struct {
 }
 
 func newRig(ctx context.Context, cfg *config, out io.Writer) (*rig, error) {
-	host, port, err := net.SplitHostPort(cfg.addr)
-	if err != nil {
-		return nil, fmt.Errorf("-addr: %w", err)
-	}
-	ip := net.ParseIP(host).To4()
-	if ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("-addr %s: the generator only targets IPv4 loopback", cfg.addr)
-	}
 	g := &rig{cfg: cfg, out: out, start: time.Now(), sioCtx: ctx}
-	// Spread connections over 127.0.0.x destinations: each destination has
-	// its own ephemeral port range (about 28k ports).
-	for i := 0; i < max(cfg.dstIPs, 1); i++ {
-		d := net.IPv4(ip[0], ip[1], ip[2], ip[3]+byte(i))
-		g.hosts = append(g.hosts, net.JoinHostPort(d.String(), port))
+	for _, a := range append([]string{cfg.addr}, cfg.addrs...) {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			return nil, fmt.Errorf("address %q: %w", a, err)
+		}
+		if ip := net.ParseIP(host).To4(); ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("address %s: the generator only targets IPv4 loopback", a)
+		}
+	}
+	if len(cfg.addrs) > 0 {
+		// Each node is its own destination, hence its own ephemeral port range.
+		g.hosts = cfg.addrs
+	} else {
+		host, port, _ := net.SplitHostPort(cfg.addr)
+		ip := net.ParseIP(host).To4()
+		// Spread connections over 127.0.0.x destinations: each destination has
+		// its own ephemeral port range (about 28k ports).
+		for i := 0; i < max(cfg.dstIPs, 1); i++ {
+			d := net.IPv4(ip[0], ip[1], ip[2], ip[3]+byte(i))
+			g.hosts = append(g.hosts, net.JoinHostPort(d.String(), port))
+		}
 	}
 	g.http = &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
 	}
+	var err error
 	g.admin, err = g.token("bench-admin", "admin", "")
 	return g, err
 }
@@ -78,25 +87,33 @@ func (g *rig) logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[%6.1fs %s] %s\n", time.Since(g.start).Seconds(), g.cfg.server, fmt.Sprintf(format, args...))
 }
 
-// sample reads the server process; without -pid it returns a zero sample.
+// sample reads the server processes, summed over a cluster's nodes;
+// without -pid it returns a zero sample.
 func (g *rig) sample() procstat.Sample {
-	if g.cfg.pid <= 0 {
-		return procstat.Sample{At: time.Now()}
+	sum := procstat.Sample{At: time.Now()}
+	for _, pid := range g.cfg.pids {
+		s, err := procstat.Read(pid)
+		if err != nil {
+			g.logf("procstat: %v", err)
+			return procstat.Sample{At: time.Now()}
+		}
+		sum.At = s.At
+		sum.CPU += s.CPU
+		sum.RSSKB += s.RSSKB
+		sum.HWMKB += s.HWMKB
+		sum.Threads += s.Threads
 	}
-	s, err := procstat.Read(g.cfg.pid)
-	if err != nil {
-		g.logf("procstat: %v", err)
-		return procstat.Sample{At: time.Now()}
-	}
-	return s
+	return sum
 }
 
-// serverAlive reports whether the measured process still exists.
+// serverAlive reports whether every measured process still exists.
 func (g *rig) serverAlive() bool {
-	if g.cfg.pid <= 0 {
-		return true
+	for _, pid := range g.cfg.pids {
+		if syscall.Kill(pid, 0) != nil {
+			return false
+		}
 	}
-	return syscall.Kill(g.cfg.pid, 0) == nil
+	return true
 }
 
 // selfCPU is the generator's own user+system time.
