@@ -13,7 +13,7 @@
 // Collect comes back as a message too and fails the broadcaster, which the
 // supervisor restarts.
 //
-// The schedule is a timer of the actor system's scheduler owned by the
+// The schedule is a ticker goroutine owned by the
 // supervisor: started in Started, cancelled in Stopping and in Restarting,
 // so a supervisor restarted by its own parent starts one new schedule for
 // its new child and leaves no timer behind.
@@ -23,11 +23,11 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 
 	"github.com/queuecast/queuecast/actors/rooms"
 )
@@ -90,7 +90,7 @@ type supervisor struct {
 	cfg    Config
 	latest *Latest
 	child  *actor.PID
-	cancel scheduler.CancelFunc
+	cancel func()
 }
 
 func (s *supervisor) Receive(ctx actor.Context) {
@@ -113,7 +113,7 @@ func (s *supervisor) Receive(ctx actor.Context) {
 // survives the child's restarts, so the schedule does too.
 func (s *supervisor) start(ctx actor.Context) {
 	s.child = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return &broadcaster{cfg: s.cfg, latest: s.latest} }))
-	s.cancel = scheduler.NewTimerScheduler(ctx.ActorSystem().Root).SendRepeatedly(s.cfg.Interval, s.cfg.Interval, s.child, &tick{})
+	s.cancel = every(ctx.ActorSystem(), s.cfg.Interval, s.child, &tick{})
 }
 
 func (s *supervisor) stopSchedule() {
@@ -185,4 +185,26 @@ func (b *broadcaster) broadcast(ctx actor.Context, snap any) {
 		return
 	}
 	ctx.Send(b.cfg.Rooms, &rooms.Publish{Rooms: []string{b.cfg.Room}, Broadcast: msg})
+}
+
+// every sends msg to pid every interval until the returned stop is called,
+// and its goroutine ends with stop. protoactor's scheduler.SendRepeatedly
+// would do, but its timer is read by its callback while cancel stops it,
+// a data race the race detector reports.
+func every(sys *actor.ActorSystem, interval time.Duration, pid *actor.PID, msg any) (stop func()) {
+	done := make(chan struct{})
+	t := time.NewTicker(interval)
+	go func() {
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				sys.Root.Send(pid, msg)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
 }
