@@ -8,9 +8,16 @@
 // Every state change is committed through persistence.Store before it is
 // announced to the rooms; the Store's conditional updates guard the
 // invariants, so the actors' in-memory state is a cache that is reloaded from
-// the database when an actor (re)starts. Counter actors ask service actors
-// (peek, take) and wait for the answer; service actors never ask counters,
-// so there is no cycle. The registry supervises its children one-for-one
-// (at most 10 restarts in 10 s); nothing but the database survives a
-// restart.
+// the database when an actor (re)starts, and whenever an outcome leaves it
+// unsure (a failed commit it could not settle, a counter the database
+// disagrees with).
+//
+// Concurrency contract: every command carries the caller's ask.Request; the
+// actor that does the work Begins it first, so a command whose caller gave
+// up is never carried out. No actor waits on another: each service and
+// counter actor publishes an immutable view after every change, which the
+// gateway and the counters read without asking, and a counter's call-next
+// goes to a service actor as takeHead and comes back as a *taken message.
+// The registry supervises its children one-for-one (at most 10 restarts in
+// 10 s); nothing but the database survives a restart.
 package queue

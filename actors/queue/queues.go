@@ -64,8 +64,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Queues is the queue domain's front door: its methods send typed messages
-// to the actors and wait for the answer. Safe for concurrent use.
+// Queues is the queue domain's front door: its commands send typed messages
+// to the actors and wait for the answer until the caller's deadline (a
+// failure answer means nothing was done); its reads use the actors' views
+// and never wait. Safe for concurrent use.
 type Queues struct {
 	env      *env
 	registry *actor.PID
