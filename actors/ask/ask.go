@@ -1,6 +1,8 @@
-// Package ask is the one way queuecast waits for an actor's answer from
-// outside the actor world (an HTTP handler, the metrics collector): the
-// request carries a reply channel, and the wait is bounded.
+// Package ask is how queuecast waits for an actor's answer from outside the
+// actor world (an HTTP handler, the metrics collector): the request carries
+// a reply channel, and the wait is bounded. Ask is for questions, which may
+// be asked again; Call with a Request is for commands, whose failure answer
+// must mean that nothing was done (see Request).
 package ask
 
 import (
