@@ -70,9 +70,7 @@ func TestCallWaitsForWorkBegun(t *testing.T) {
 	pid := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		if j, ok := ctx.Message().(*job); ok {
 			require.True(t, j.req.Begin())
-			for time.Now().Before(j.req.Deadline()) {
-				time.Sleep(5 * time.Millisecond) // the work overruns the caller's deadline
-			}
+			<-time.After(time.Until(j.req.Deadline()) + 10*time.Millisecond) // the work overruns the caller's deadline
 			j.reply <- true
 		}
 	}))
