@@ -36,20 +36,36 @@ function dropSchema(name) {
   }
 }
 
-/** portPair finds p with p and p+1 free (a node's cluster and health ports). */
-async function portPair() {
-  for (;;) {
-    const p = 20000 + Math.floor(Math.random() * 10000);
-    if ((await free(p)) && (await free(p + 1))) return p;
-  }
-}
-
-function free(port) {
+function listenOn(port) {
   return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    srv.once('error', () => resolve(null));
+    srv.listen(port, '127.0.0.1', () => resolve(srv));
   });
+}
+
+/**
+ * takePort finds a free port below the kernel's ephemeral range (where no
+ * outgoing connection of another node can take it) and holds it open in
+ * held until the caller closes them, so the ports handed out are distinct;
+ * with pair, port+1 too (a node's cluster and health ports).
+ */
+async function takePort(held, pair) {
+  for (;;) {
+    const p = 20000 + Math.floor(Math.random() * 12000);
+    const a = await listenOn(p);
+    if (!a) continue;
+    if (!pair) {
+      held.push(a);
+      return p;
+    }
+    const b = await listenOn(p + 1);
+    if (b) {
+      held.push(a, b);
+      return p;
+    }
+    await new Promise((r) => a.close(r));
+  }
 }
 
 /** roundRobin is a proxy that sends every request to the next backend in turn. */
@@ -113,15 +129,18 @@ async function startCluster() {
   dbSchema = schema();
   if (!dbSchema) return false;
   const db = `${PG}${PG.includes('?') ? '&' : '?'}search_path=${dbSchema}`;
-  const clusterPorts = [await portPair(), await portPair(), await portPair()];
+  const held = [];
+  const clusterPorts = [await takePort(held, true), await takePort(held, true), await takePort(held, true)];
+  const httpPorts = [await takePort(held, false), await takePort(held, false), await takePort(held, false)];
+  await Promise.all(held.map((srv) => new Promise((r) => srv.close(r))));
   const seeds = clusterPorts.map((p) => `127.0.0.1:${p}`).join(',');
   const env = (i) => ({
     DATABASE_URL: db, CLUSTER_NAME: `interop-${dbSchema}`, NODE_HOST: '127.0.0.1', NODE_PORT: String(clusterPorts[i]),
     CLUSTER_SEEDS: seeds, NODE_NAME: `n${i + 1}`, PING_INTERVAL: '3s', PING_TIMEOUT: '5s', SHUTDOWN_TIMEOUT: '5s',
   });
   // The first node migrates the fresh schema alone.
-  nodes.push(await startServer({ env: env(0) }));
-  nodes.push(...(await Promise.all([1, 2].map((i) => startServer({ env: env(i) })))));
+  nodes.push(await startServer({ env: env(0), port: httpPorts[0] }));
+  nodes.push(...(await Promise.all([1, 2].map((i) => startServer({ env: env(i), port: httpPorts[i] })))));
   const until = Date.now() + 15000;
   for (const n of nodes) {
     while ((await metric(n.url, 'queuecast_cluster_members')) !== 3) {

@@ -74,10 +74,10 @@ export function token({ role, sub, counterId, ttl = 3600, secret = SECRET }) {
 
 // waitHealthy polls GET /health; the fixture has no such route, so for it any
 // HTTP answer means it listens.
-async function waitHealthy(url, child, fixture, ms = 10000) {
+async function waitHealthy(url, child, fixture, log, ms = 10000) {
   const until = Date.now() + ms;
   while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`queuecast exited with ${child.exitCode} before it was healthy`);
+    if (child.exitCode !== null) throw new Error(`queuecast exited with ${child.exitCode} before it was healthy: ${log()}`);
     try {
       const res = await fetch(`${url}/health`);
       await res.arrayBuffer();
@@ -117,7 +117,7 @@ export async function startServer({ env = {}, fixture = false, port } = {}) {
     child.stderr.on('data', (d) => { handle.log += d; });
     handle.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
     handle.child = child;
-    await waitHealthy(handle.url, child, fixture);
+    await waitHealthy(handle.url, child, fixture, () => handle.log.trim());
     return handle;
   };
 
