@@ -135,9 +135,16 @@ func (r *relayActor) expireQuery(m *queryExpired) {
 		return
 	}
 	delete(r.queries, q.id)
-	missing := make([]string, 0, len(q.waiting))
-	for a := range q.waiting {
-		missing = append(missing, a)
+	q.reply <- Answers{Parts: q.parts, Missing: r.bridge.names(unanswered(q.waiting))}
+}
+
+// unanswered lists, sorted, the addresses of a scatter-gather that have not
+// answered.
+func unanswered(waiting map[string]struct{}) []string {
+	out := make([]string, 0, len(waiting))
+	for a := range waiting {
+		out = append(out, a)
 	}
-	q.reply <- Answers{Parts: q.parts, Missing: r.bridge.names(missing)}
+	slices.Sort(out)
+	return out
 }

@@ -3,7 +3,6 @@ package cluster
 import (
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -176,11 +175,7 @@ func (r *relayActor) expire(m *gatherExpired) {
 		return
 	}
 	delete(r.gathers, g.id)
-	missing := make([]string, 0, len(g.waiting))
-	for a := range g.waiting {
-		missing = append(missing, a)
-	}
-	slices.Sort(missing)
+	missing := unanswered(g.waiting)
 	r.bridge.cfg.Logger.Warn("cluster: nodes did not answer a broadcast's recipient count in time; recipients counts the others",
 		slog.Any("nodes", missing), slog.Duration("timeout", r.bridge.cfg.GatherTimeout), slog.Int("recipients", g.total))
 	g.reply <- g.total
