@@ -219,13 +219,7 @@ func TestRestartedRoomKeepsItsMembers(t *testing.T) {
 	sys.Root.Send(mgr, &Join{Room: "r", Member: Member{SocketID: "b", PID: pid, Outbox: b}})
 	<-replies
 
-	restarted := make(chan *actor.SupervisorEvent, 4)
-	sub := sys.EventStream.Subscribe(func(evt any) {
-		if e, ok := evt.(*actor.SupervisorEvent); ok {
-			restarted <- e
-		}
-	})
-	defer sys.EventStream.Unsubscribe(sub)
+	restarted := supervision(t, sys)
 	for range 3 {
 		sys.Root.Send(mgr, &Fail{Room: "r"})
 		select {
@@ -253,13 +247,7 @@ func TestFailingManagerKeepsEveryRoom(t *testing.T) {
 	sys.Root.Send(mgr, &Join{Room: "r", Member: Member{SocketID: "a", PID: pid, Outbox: a}})
 	<-replies
 
-	failed := make(chan *actor.SupervisorEvent, 4)
-	sub := sys.EventStream.Subscribe(func(evt any) {
-		if e, ok := evt.(*actor.SupervisorEvent); ok {
-			failed <- e
-		}
-	})
-	defer sys.EventStream.Unsubscribe(sub)
+	failed := supervision(t, sys)
 	for range 3 {
 		sys.Root.Send(mgr, &FailManager{})
 		select {
@@ -308,4 +296,19 @@ func TestRoomFailingTooOftenIsForgotten(t *testing.T) {
 	require.Equal(t, 1, (<-replies).(*Joined).Size)
 	require.Equal(t, 1, publish(sys, mgr, &Publish{Rooms: []string{"r"}, Broadcast: &Broadcast{Event: "again"}}))
 	require.Eventually(t, func() bool { return s.n.Load() == 1 }, time.Second, time.Millisecond)
+}
+
+// supervision delivers the system's supervision events until the test ends.
+func supervision(t *testing.T, sys *actor.ActorSystem) <-chan *actor.SupervisorEvent {
+	ch := make(chan *actor.SupervisorEvent, 16)
+	sub := sys.EventStream.Subscribe(func(evt any) {
+		if e, ok := evt.(*actor.SupervisorEvent); ok {
+			select {
+			case ch <- e:
+			default:
+			}
+		}
+	})
+	t.Cleanup(func() { sys.EventStream.Unsubscribe(sub) })
+	return ch
 }
